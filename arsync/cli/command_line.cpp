@@ -1,0 +1,145 @@
+#include "arsync/cli/command_line.h"
+
+#include <CLI/CLI.hpp>
+
+#include <string_view>
+
+namespace arsync::cli {
+namespace {
+
+using fsio::FilterRules;
+
+struct FilterOption {
+  std::string_view name;
+  FilterRules::Kind kind;
+  bool from_file;
+};
+
+constexpr FilterOption kFilterOptions[] = {
+    {"--exclude", FilterRules::Kind::exclude, false},
+    {"--include", FilterRules::Kind::include, false},
+    {"--exclude-from", FilterRules::Kind::exclude, true},
+    {"--include-from", FilterRules::Kind::include, true},
+};
+
+// CLI11 groups values per option and would lose the order between --include and --exclude,
+// so filter options are taken out of argv first, in order.
+std::vector<std::string> take_filter_options(int argc, char** argv, FilterRules& rules) {
+  std::vector<std::string> rest;
+  bool options_done = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (options_done || arg == "--") {
+      options_done = true;
+      rest.emplace_back(arg);
+      continue;
+    }
+    const FilterOption* match = nullptr;
+    std::string value;
+    for (const auto& option : kFilterOptions) {
+      if (arg == option.name) {
+        if (i + 1 >= argc) throw UsageError(std::string(option.name) + " needs an argument");
+        match = &option;
+        value = argv[++i];
+        break;
+      }
+      if (arg.starts_with(option.name) && arg.size() > option.name.size() &&
+          arg[option.name.size()] == '=') {
+        match = &option;
+        value = std::string(arg.substr(option.name.size() + 1));
+        break;
+      }
+    }
+    if (!match) {
+      rest.emplace_back(arg);
+      continue;
+    }
+    if (match->from_file) {
+      try {
+        rules.add_from_file(match->kind, value);
+      } catch (const std::runtime_error& e) {
+        throw UsageError(e.what());
+      }
+    } else {
+      rules.add(match->kind, value);
+    }
+  }
+  return rest;
+}
+
+}  // namespace
+
+CommandLine parse_command_line(int argc, char** argv) {
+  CommandLine cmd;
+  std::vector<std::string> args = take_filter_options(argc, argv, cmd.sync.filters);
+
+  CLI::App app{"arsync: fast, parallel file synchronisation with rsync's semantics", "arsync"};
+  app.set_help_flag();  // handled below so that -h is not taken
+  bool archive = false, no_d = false, devices_specials = false;
+  bool help = false, version = false;
+  auto& s = cmd.sync;
+  auto& o = cmd.output;
+  app.add_flag("--help", help, "show this help");
+  app.add_flag("-V,--version", version, "print the version");
+  app.add_flag("-a,--archive", archive, "archive mode: -rlptgoD");
+  app.add_flag("-r,--recursive", s.recursive, "recurse into directories");
+  app.add_flag("-l,--links", s.links, "copy symlinks as symlinks");
+  app.add_flag("-p,--perms", s.perms, "preserve permissions");
+  app.add_flag("-t,--times", s.times, "preserve modification times");
+  app.add_flag("-g,--group", s.group, "preserve group");
+  app.add_flag("-o,--owner", s.owner, "preserve owner (super-user only)");
+  app.add_flag("-D", devices_specials, "same as --devices --specials");
+  app.add_flag("--devices", s.devices, "preserve device files (super-user only)");
+  app.add_flag("--specials", s.specials, "preserve special files");
+  app.add_flag("-H,--hard-links", s.hard_links, "preserve hard links");
+  app.add_flag("--delete", s.del, "delete extraneous files from destination dirs");
+  app.add_flag("--delete-excluded", s.delete_excluded, "also delete excluded files from dest dirs");
+  app.add_flag("-c,--checksum", s.checksum, "skip based on checksum, not mod-time & size");
+  app.add_flag("-n,--dry-run", s.dry_run, "perform a trial run with no changes made");
+  app.add_flag("-v,--verbose", o.verbose, "increase verbosity");
+  app.add_flag("-q,--quiet", o.quiet, "suppress non-error messages");
+  app.add_flag("-i,--itemize-changes", o.itemize, "output a change-summary for all updates");
+  app.add_flag("--stats", o.stats, "give some file-transfer stats");
+  app.add_flag("--mkpath", cmd.mkpath, "create the destination's path component");
+  bool sparse = false;  // holes are always kept; accepted for rsync scripts
+  app.add_flag("-S,--sparse", sparse, "keep sparse files sparse (always on)");
+  app.add_flag("--no-D", no_d, "turn off --devices and --specials");
+  // Filter options were taken out above; they are declared here for --help only.
+  app.add_option("--exclude", "exclude files matching PATTERN");
+  app.add_option("--include", "don't exclude files matching PATTERN");
+  app.add_option("--exclude-from", "read exclude patterns from FILE");
+  app.add_option("--include-from", "read include patterns from FILE");
+  std::vector<std::string> paths;
+  app.add_option("paths", paths, "SRC... DEST");
+
+  std::vector<std::string> reversed(args.rbegin(), args.rend());
+  try {
+    app.parse(reversed);
+  } catch (const CLI::ParseError& e) {
+    throw UsageError(e.what());
+  }
+  if (help) {
+    cmd.show_help = true;
+    cmd.help_text = app.help();
+    return cmd;
+  }
+  if (version) {
+    cmd.show_version = true;
+    return cmd;
+  }
+  if (archive) {
+    s.recursive = s.links = s.perms = s.times = s.group = s.owner = true;
+    s.devices = s.specials = true;
+  }
+  if (devices_specials) s.devices = s.specials = true;
+  if (no_d) s.devices = s.specials = false;
+  if (s.delete_excluded) s.del = true;
+  if (paths.size() < 2)
+    throw UsageError("need a source and a destination: arsync [OPTION]... SRC... DEST");
+  cmd.destination = paths.back();
+  paths.pop_back();
+  cmd.sources = std::move(paths);
+  return cmd;
+}
+
+}  // namespace arsync::cli

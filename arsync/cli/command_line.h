@@ -1,0 +1,33 @@
+// The arsync command line: rsync's options, parsed into engine options.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "arsync/engine/sync_options.h"
+
+namespace arsync::cli {
+
+// Bad usage: exit code 1 with a one-line message.
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct CommandLine {
+  engine::SyncOptions sync;
+  engine::OutputOptions output;
+  std::vector<std::string> sources;
+  std::string destination;
+  bool mkpath = false;
+  bool show_help = false;
+  bool show_version = false;
+  std::string help_text;
+};
+
+// Throws UsageError. Filter options keep their command-line order, since the first matching
+// rule wins.
+CommandLine parse_command_line(int argc, char** argv);
+
+}  // namespace arsync::cli

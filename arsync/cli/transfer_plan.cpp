@@ -1,0 +1,97 @@
+#include "arsync/cli/transfer_plan.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "arsync/engine/report.h"
+
+namespace arsync::cli {
+namespace {
+
+std::string errno_text(int err) {
+  return std::string(std::strerror(err)) + " (" + std::to_string(err) + ")";
+}
+
+bool is_dir_path(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+// A single non-directory source copied to a destination that is not a directory takes the
+// destination's name, as with cp.
+bool single_file_rename(const std::vector<std::string>& sources, const std::string& dest) {
+  if (sources.size() != 1 || dest.empty() || dest.back() == '/' || is_dir_path(dest)) return false;
+  const std::string& src = sources.front();
+  if (src.empty() || src.back() == '/') return false;
+  struct stat st;
+  return ::lstat(src.c_str(), &st) == 0 && !S_ISDIR(st.st_mode);
+}
+
+void make_dirs(const std::string& path) {
+  for (size_t pos = path.find('/', 1); pos != std::string::npos; pos = path.find('/', pos + 1)) {
+    ::mkdir(path.substr(0, pos).c_str(), 0777);
+  }
+}
+
+}  // namespace
+
+bool looks_remote(const std::string& arg) {
+  size_t colon = arg.find(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  size_t slash = arg.find('/');
+  return slash == std::string::npos || colon < slash;
+}
+
+TransferPlan plan_transfer(const std::vector<std::string>& sources, const std::string& dest,
+                           bool dry_run, bool mkpath) {
+  TransferPlan plan;
+  std::string root = dest;
+  if (single_file_rename(sources, dest)) {
+    size_t slash = dest.rfind('/');
+    root = slash == std::string::npos ? "." : (slash == 0 ? "/" : dest.substr(0, slash));
+    plan.sources.push_back(
+        {sources.front(), dest.substr(slash == std::string::npos ? 0 : slash + 1)});
+  } else {
+    for (const auto& src : sources) plan.sources.push_back({src, {}});
+  }
+  plan.dest_display = root;
+  while (plan.dest_display.size() > 1 && plan.dest_display.back() == '/')
+    plan.dest_display.pop_back();
+  bool renaming = !plan.sources.empty() && !plan.sources.front().rename_top.empty();
+
+  struct stat st;
+  if (::stat(root.c_str(), &st) == 0) {
+    if (!S_ISDIR(st.st_mode)) {
+      throw PlanError{engine::kExitFileIo,
+                      "arsync: destination \"" + root + "\" is not a directory"};
+    }
+  } else if (errno == ENOENT && renaming) {
+    // The new name's directory must exist, as rsync requires.
+    throw PlanError{engine::kExitFileSelect,
+                    "arsync: change_dir \"" + root + "\" failed: " + errno_text(errno)};
+  } else if (errno != ENOENT) {
+    throw PlanError{engine::kExitFileIo,
+                    "arsync: cannot stat destination \"" + root + "\": " + errno_text(errno)};
+  } else if (dry_run) {
+    plan.dest_created = true;
+    return plan;
+  } else {
+    if (mkpath) make_dirs(root);
+    if (::mkdir(root.c_str(), 0777) != 0 && errno != EEXIST) {
+      throw PlanError{engine::kExitFileIo,
+                      "arsync: mkdir \"" + root + "\" failed: " + errno_text(errno)};
+    }
+    plan.dest_created = true;
+  }
+  plan.dest_fd.reset(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!plan.dest_fd) {
+    throw PlanError{engine::kExitFileIo,
+                    "arsync: cannot open destination \"" + root + "\": " + errno_text(errno)};
+  }
+  return plan;
+}
+
+}  // namespace arsync::cli

@@ -1,0 +1,34 @@
+// rsync's path rules: what the sources are called at the destination, and where the
+// destination root is (created if missing, as rsync does).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "arsync/engine/receiver.h"
+#include "fsio/unique_fd.h"
+#include "fsio/walk_tree.h"
+
+namespace arsync::cli {
+
+struct TransferPlan {
+  std::vector<fsio::SourceSpec> sources;
+  fsio::UniqueFd dest_fd;  // invalid only in a dry run whose destination does not exist yet
+  bool dest_created = false;
+  std::string dest_display;  // for "created directory X"
+};
+
+// Thrown when the destination cannot be prepared; carries rsync's exit code.
+struct PlanError {
+  int exit_code;
+  std::string message;
+};
+
+// `dry_run` creates nothing; `mkpath` creates missing parents of the destination.
+TransferPlan plan_transfer(const std::vector<std::string>& sources, const std::string& dest,
+                           bool dry_run, bool mkpath);
+
+// "host:path" or "user@host:path": a remote path, which this build cannot reach.
+bool looks_remote(const std::string& arg);
+
+}  // namespace arsync::cli

@@ -1,0 +1,79 @@
+// The one interface between the sender (walks and reads) and the receiver (decides and
+// writes). Three logical streams, independent so that neither side can block the other:
+// the file list (sender -> receiver), content requests (receiver -> sender) and content
+// (sender -> receiver). The in-memory channel implements it for local copies; the network
+// transports implement it for push and pull.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "fsio/file_entry.h"
+#include "fsio/unique_fd.h"
+#include "fsio/walk_tree.h"
+
+namespace arsync::engine {
+
+// Requests travel in batches (one per directory, typically): a message per file would cost
+// a thread hand-off per file locally and a frame per file on the wire.
+struct ContentRequest {
+  std::vector<uint64_t> ids;
+};
+
+// In-process only: the open source file itself, so the receiver copies in the kernel
+// (copy_file_range) instead of through a buffer.
+struct ContentFd {
+  uint64_t id = 0;
+  std::shared_ptr<fsio::UniqueFd> fd;
+  uint64_t size = 0;
+  bool maybe_sparse = false;
+};
+
+// Content as bytes, in order; the last piece carries the whole-file XXH3-128 that the
+// receiver checks before the file takes its final name.
+struct ContentChunk {
+  uint64_t id = 0;
+  uint64_t offset = 0;
+  std::vector<char> data;
+  bool last = false;
+  fsio::Digest128 digest{};
+};
+
+// The sender could not provide the content.
+struct ContentFailed {
+  uint64_t id = 0;
+  bool vanished = false;
+  std::string message;
+};
+
+using ContentFds = std::vector<ContentFd>;
+using ContentMessage = std::variant<ContentFds, ContentChunk, ContentFailed>;
+
+class SenderChannel {
+ public:
+  virtual ~SenderChannel() = default;
+  virtual bool can_pass_fds() const = 0;
+  virtual void send_batch(fsio::DirBatch&& batch) = 0;
+  virtual void end_list() = 0;
+  // nullopt once the receiver has asked for everything it wants.
+  virtual std::optional<ContentRequest> next_request() = 0;
+  virtual void send_content(ContentMessage&& message) = 0;
+  virtual void end_content() = 0;
+};
+
+class ReceiverChannel {
+ public:
+  virtual ~ReceiverChannel() = default;
+  // nullopt at the end of the list.
+  virtual std::optional<fsio::DirBatch> next_batch() = 0;
+  virtual void request(ContentRequest request) = 0;
+  virtual void end_requests() = 0;
+  // nullopt once the sender has answered every request.
+  virtual std::optional<ContentMessage> next_content() = 0;
+};
+
+}  // namespace arsync::engine

@@ -1,0 +1,666 @@
+#include "arsync/engine/receiver.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+#include <tbb/parallel_for.h>
+#include <tbb/task_group.h>
+
+#include "arsync/engine/cancel.h"
+#include "arsync/engine/decide.h"
+#include "arsync/engine/dest_probe.h"
+#include "fsio/beneath.h"
+#include "fsio/copy_data.h"
+#include "fsio/metadata.h"
+#include "fsio/relative_path.h"
+#include "fsio/remove_tree.h"
+#include "fsio/temp_file.h"
+#include "merkle/file_digest.h"
+
+namespace arsync::engine {
+namespace {
+
+using fsio::DirBatch;
+using fsio::FileEntry;
+using fsio::FileType;
+using DirFdPtr = std::shared_ptr<fsio::UniqueFd>;
+
+// Files requested and not yet landed. Bounds memory and open descriptors however long the
+// list is.
+constexpr int kMaxInFlight = 1024;
+
+struct PendingFile {
+  DirFdPtr dir;
+  FileEntry entry;
+  uint32_t final_mode = 0;
+};
+
+struct DirToFinish {
+  std::string path;  // "" is the root
+  FileEntry entry;
+  uint32_t final_mode = 0;
+};
+
+struct LinkMember {
+  FileEntry entry;
+  Decision decision;
+};
+
+struct HardlinkFollower {
+  FileEntry entry;
+  std::string leader;
+};
+
+std::string display_name(const FileEntry& entry) {
+  if (entry.path == ".") return "./";
+  return entry.is_dir() ? entry.path + "/" : entry.path;
+}
+
+bool is_root_entry(const DirBatch& batch, const FileEntry& entry) {
+  return batch.dir.empty() && !batch.complete && entry.path == ".";
+}
+
+class Receiver {
+ public:
+  Receiver(const Destination& dest, const SyncOptions& options, Report& report,
+           ReceiverChannel& channel)
+      : dest_(dest), options_(options), report_(report), channel_(channel) {
+    is_root_ = ::geteuid() == 0;
+    policy_.perms = options.perms;
+    policy_.times = options.times;
+    policy_.owner = options.owner;
+    policy_.group = options.group;
+    policy_.is_root = is_root_;
+  }
+
+  void run() {
+    std::thread content([this] { content_loop(); });
+    while (auto batch = channel_.next_batch()) {
+      if (!cancelled()) process_batch(*batch);
+    }
+    if (!cancelled()) resolve_hardlink_groups();
+    {
+      std::unique_lock lock(mutex_);
+      idle_.wait(lock, [&] { return in_flight_ == 0; });
+    }
+    channel_.end_requests();
+    content.join();
+    copies_.wait();
+    if (cancelled()) return;
+    link_followers();
+    finish_dirs();
+  }
+
+ private:
+  // ---- the file list ----
+
+  void process_batch(DirBatch& batch) {
+    if (!batch.dir.empty() && !fsio::is_safe_relative_path(batch.dir)) {
+      report_.error_message("arsync: refusing unsafe directory name in file list: \"" +
+                            escape_name(batch.dir) + "\"");
+      return;
+    }
+    std::vector<bool> valid(batch.entries.size());
+    for (size_t i = 0; i < batch.entries.size(); ++i) {
+      const FileEntry& e = batch.entries[i];
+      valid[i] = is_root_entry(batch, e) ||
+                 (fsio::is_safe_relative_path(e.path) && fsio::parent_path(e.path) == batch.dir);
+      if (!valid[i]) {
+        report_.error_message("arsync: refusing unsafe path in file list: \"" +
+                              escape_name(e.path) + "\"");
+        batch.complete = false;
+      }
+    }
+
+    DirFdPtr dir = open_batch_dir(batch.dir);
+    if (!dir) return;
+    int dir_fd = dir->get();
+
+    std::vector<Decision> decisions(batch.entries.size());
+    std::vector<int> probe_errors(batch.entries.size(), 0);
+    tbb::parallel_for(size_t{0}, batch.entries.size(), [&](size_t i) {
+      if (!valid[i]) return;
+      const FileEntry& e = batch.entries[i];
+      DestState state;
+      bool root = is_root_entry(batch, e);
+      std::string leaf(fsio::leaf_name(e.path));
+      probe_errors[i] = probe_dest(dir_fd, root ? "." : leaf.c_str(), e, options_.checksum, state);
+      if (probe_errors[i]) return;
+      decisions[i] = decide(e, state, options_, is_root_);
+      // The run made the root itself: report it as created, as rsync does.
+      if (root && dest_.root_created) {
+        decisions[i].created = decisions[i].report = true;
+        decisions[i].code.fill('+');
+        decisions[i].code[0] = 'c';
+        decisions[i].code[1] = 'd';
+      }
+    });
+
+    if (options_.del && batch.complete) delete_extraneous(dir_fd, batch);
+
+    for (size_t i = 0; i < batch.entries.size(); ++i) {
+      if (!valid[i]) continue;
+      const FileEntry& e = batch.entries[i];
+      if (probe_errors[i]) {
+        report_.error(e.path, probe_errors[i], "stat");
+        valid[i] = false;
+        continue;
+      }
+      if (is_link_member(e)) {
+        // Decided once the whole group is known (see resolve_hardlink_groups).
+        link_groups_[e.hardlink_group].push_back({e, decisions[i]});
+        valid[i] = false;
+        continue;
+      }
+      note_decision(e, decisions[i]);
+    }
+
+    if (options_.dry_run) return;
+    tbb::parallel_for(size_t{0}, batch.entries.size(), [&](size_t i) {
+      if (!valid[i]) return;
+      if (decisions[i].action != Action::transfer) apply(dir_fd, batch.entries[i], decisions[i]);
+    });
+    std::vector<PendingFile> wanted;
+    for (size_t i = 0; i < batch.entries.size(); ++i) {
+      if (valid[i] && decisions[i].action == Action::transfer) {
+        if (decisions[i].replace && !clear_way(dir_fd, batch.entries[i], false)) continue;
+        wanted.push_back({dir, std::move(batch.entries[i]), decisions[i].final_mode});
+      }
+    }
+    request(wanted);
+  }
+
+  DirFdPtr open_batch_dir(const std::string& path) {
+    if (dest_.root_fd < 0 && options_.dry_run) return std::make_shared<fsio::UniqueFd>();
+    fsio::UniqueFd fd = fsio::open_dir_beneath(dest_.root_fd, path);
+    if (!fd) {
+      // In a dry run the directory was never created; everything in it is new.
+      if (options_.dry_run && (errno == ENOENT || errno == ELOOP || errno == ENOTDIR))
+        return std::make_shared<fsio::UniqueFd>();
+      report_.error(path, errno, "opendir");
+      return nullptr;
+    }
+    return std::make_shared<fsio::UniqueFd>(std::move(fd));
+  }
+
+  bool is_link_member(const FileEntry& e) const {
+    return options_.hard_links && e.hardlink_group != FileEntry::kNoLink && !e.is_dir();
+  }
+
+  // With -H, as rsync does: the first member of an inode group (in rsync's list order) whose
+  // content is already up to date is the one the others link to; when none is, the last
+  // member receives the data. Followers are linked after all content has landed.
+  void resolve_hardlink_groups() {
+    for (auto& [group, members] : link_groups_) {
+      std::sort(members.begin(), members.end(), [](const LinkMember& a, const LinkMember& b) {
+        return rsync_list_order(a.entry.path, b.entry.path);
+      });
+      auto up_to_date = [](const LinkMember& m) {
+        return m.decision.action == Action::keep || m.decision.action == Action::attrs;
+      };
+      auto leader = std::find_if(members.begin(), members.end(), up_to_date);
+      if (leader == members.end()) leader = std::prev(members.end());
+      for (auto it = members.begin(); it != members.end(); ++it) {
+        if (it != leader) followers_.push_back({std::move(it->entry), leader->entry.path});
+      }
+      note_decision(leader->entry, leader->decision);
+      if (options_.dry_run) continue;
+      DirFdPtr dir = open_batch_dir(std::string(fsio::parent_path(leader->entry.path)));
+      if (!dir) continue;
+      if (leader->decision.action != Action::transfer) {
+        apply(dir->get(), leader->entry, leader->decision);
+        continue;
+      }
+      if (leader->decision.replace && !clear_way(dir->get(), leader->entry, false)) continue;
+      std::vector<PendingFile> wanted;
+      wanted.push_back({dir, std::move(leader->entry), leader->decision.final_mode});
+      request(wanted);
+    }
+    link_groups_.clear();
+  }
+
+  // rsync's file-list order: depth first, and in each directory its files before its
+  // subdirectories.
+  static bool rsync_list_order(std::string_view a, std::string_view b) {
+    for (;;) {
+      size_t sa = a.find('/'), sb = b.find('/');
+      std::string_view ca = a.substr(0, sa), cb = b.substr(0, sb);
+      bool a_file = sa == std::string_view::npos, b_file = sb == std::string_view::npos;
+      if (ca != cb || a_file || b_file) {
+        if (a_file != b_file) return a_file;
+        return ca < cb;
+      }
+      a.remove_prefix(sa + 1);
+      b.remove_prefix(sb + 1);
+    }
+  }
+
+  void note_decision(const FileEntry& e, const Decision& d) {
+    TransferStats& stats = report_.stats();
+    if (d.report) {
+      std::string suffix = e.is_symlink() ? " -> " + e.link_target : std::string();
+      report_.item(d.itemize(), display_name(e), suffix);
+    }
+    if (d.created) {
+      stats.created_files++;
+      switch (e.type) {
+        case FileType::regular:
+          stats.created_regular++;
+          break;
+        case FileType::directory:
+          stats.created_dirs++;
+          break;
+        case FileType::symlink:
+          stats.created_symlinks++;
+          break;
+        case FileType::char_device:
+        case FileType::block_device:
+          stats.created_devices++;
+          break;
+        default:
+          stats.created_specials++;
+          break;
+      }
+    }
+    if (d.action == Action::transfer) {
+      stats.regular_transferred++;
+      stats.transferred_size += e.size;
+      stats.literal_data += e.size;
+    }
+    if (e.is_dir() && !options_.dry_run) {
+      std::string path = e.path == "." ? std::string() : e.path;
+      dirs_.push_back({std::move(path), e, d.final_mode});
+    }
+  }
+
+  // ---- applying what needs no content ----
+
+  // Removes what is in the way of `e` (something of another type).
+  bool clear_way(int dir_fd, const FileEntry& e, bool only_if_dir) {
+    std::string leaf(fsio::leaf_name(e.path));
+    struct stat st;
+    if (::fstatat(dir_fd, leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return true;
+    if (!S_ISDIR(st.st_mode)) {
+      if (only_if_dir) return true;
+      if (::unlinkat(dir_fd, leaf.c_str(), 0) == 0) return true;
+      report_.error(e.path, errno, "unlink");
+      return false;
+    }
+    if (::unlinkat(dir_fd, leaf.c_str(), AT_REMOVEDIR) == 0) return true;
+    if ((errno == ENOTEMPTY || errno == EEXIST) && options_.del) {
+      std::string failed;
+      int err = fsio::remove_tree(dir_fd, leaf, e.path, nullptr, failed);
+      if (err == 0) return true;
+      report_.error(failed, err, "delete");
+      return false;
+    }
+    report_.error_message("arsync: cannot delete non-empty directory: " + escape_name(e.path));
+    return false;
+  }
+
+  void apply(int dir_fd, const FileEntry& e, const Decision& d) {
+    std::string leaf(fsio::leaf_name(e.path));
+    const char* name = leaf.c_str();
+    switch (d.action) {
+      case Action::keep:
+        return;
+      case Action::attrs:
+        if (int err = fsio::apply_metadata_at(dir_fd, name, e, d.final_mode, policy_))
+          report_.error(e.path, err, "set attributes of");
+        return;
+      case Action::dir:
+        // Contents are written before the directory's own mode is applied at the end, so a
+        // read-only directory must be writable meanwhile.
+        if (!is_root_) ensure_writable_dir(dir_fd, e.path == "." ? "." : name);
+        return;
+      case Action::make_dir:
+        if (d.replace && !clear_way(dir_fd, e, false)) return;
+        if (::mkdirat(dir_fd, name, 0700) != 0 && errno != EEXIST)
+          report_.error(e.path, errno, "mkdir");
+        return;
+      case Action::make_link:
+      case Action::make_node:
+        if (d.replace && !clear_way(dir_fd, e, true)) return;
+        make_at_temp_name(dir_fd, leaf, e, d);
+        return;
+      case Action::transfer:
+        return;
+    }
+  }
+
+  void ensure_writable_dir(int dir_fd, const char* name) {
+    struct stat st;
+    if (::fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode) &&
+        (st.st_mode & S_IRWXU) != S_IRWXU) {
+      ::fchmodat(dir_fd, name, (st.st_mode & 07777) | S_IRWXU, 0);
+    }
+  }
+
+  // Symlinks and nodes are made under a temporary name and renamed, so the old entry stays
+  // until the new one is complete.
+  void make_at_temp_name(int dir_fd, const std::string& leaf, const FileEntry& e,
+                         const Decision& d) {
+    std::string temp = fsio::temp_name_for(leaf);
+    int rc = e.is_symlink() ? ::symlinkat(e.link_target.c_str(), dir_fd, temp.c_str())
+                            : ::mknodat(dir_fd, temp.c_str(), fsio::mode_type_bits(e.type) | 0600,
+                                        static_cast<dev_t>(e.rdev));
+    if (rc != 0) {
+      report_.error(e.path, errno, e.is_symlink() ? "symlink" : "mknod");
+      return;
+    }
+    int err = fsio::apply_metadata_at(dir_fd, temp.c_str(), e, d.final_mode, policy_);
+    if (!err && ::renameat(dir_fd, temp.c_str(), dir_fd, leaf.c_str()) != 0) err = errno;
+    if (err) {
+      ::unlinkat(dir_fd, temp.c_str(), 0);
+      report_.error(e.path, err, e.is_symlink() ? "symlink" : "mknod");
+    }
+  }
+
+  // ---- --delete ----
+
+  void delete_extraneous(int dir_fd, const DirBatch& batch) {
+    if (dir_fd < 0) return;
+    std::unordered_set<std::string_view> wanted;
+    for (const auto& e : batch.entries) wanted.insert(fsio::leaf_name(e.path));
+    std::vector<std::string> names;
+    if (int err = list_dir(dir_fd, names)) {
+      report_.error(batch.dir, err, "opendir (for delete)");
+      return;
+    }
+    std::sort(names.rbegin(), names.rend());
+    for (const auto& name : names) {
+      if (wanted.count(name)) continue;
+      std::string path = fsio::join_path(batch.dir, name);
+      struct stat st;
+      if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+      bool is_dir = S_ISDIR(st.st_mode);
+      // Excluded files are protected on the receiver unless --delete-excluded.
+      if (!options_.delete_excluded && options_.filters.excluded(path, is_dir)) continue;
+      std::string failed;
+      int err = fsio::remove_tree(
+          dir_fd, name, path,
+          [&](const std::string& removed, fsio::FileType type) { report_.deleted(removed, type); },
+          failed, options_.dry_run);
+      if (err) report_.error(failed, err, "delete");
+    }
+  }
+
+  static int list_dir(int dir_fd, std::vector<std::string>& names) {
+    int fd = ::dup(dir_fd);
+    if (fd < 0) return errno;
+    DIR* dir = ::fdopendir(fd);
+    if (!dir) {
+      int err = errno;
+      ::close(fd);
+      return err;
+    }
+    while (dirent* ent = ::readdir(dir)) {
+      std::string_view name = ent->d_name;
+      if (name != "." && name != "..") names.emplace_back(name);
+    }
+    ::closedir(dir);
+    return 0;
+  }
+
+  // ---- content ----
+
+  // Registers and requests `files` in slices that fit the in-flight window.
+  void request(std::vector<PendingFile>& files) {
+    constexpr size_t kSlice = 64;
+    for (size_t start = 0; start < files.size(); start += kSlice) {
+      size_t end = std::min(files.size(), start + kSlice);
+      ContentRequest request;
+      request.ids.reserve(end - start);
+      std::unique_lock lock(mutex_);
+      idle_.wait(lock, [&] { return in_flight_ + static_cast<int>(end - start) <= kMaxInFlight; });
+      for (size_t i = start; i < end; ++i) {
+        uint64_t id = files[i].entry.id;
+        request.ids.push_back(id);
+        pending_.emplace(id, std::move(files[i]));
+        ++in_flight_;
+      }
+      lock.unlock();
+      channel_.request(std::move(request));
+    }
+  }
+
+  std::optional<PendingFile> take_pending(uint64_t id) {
+    std::lock_guard lock(mutex_);
+    auto it = pending_.find(id);
+    if (it == pending_.end()) return std::nullopt;
+    PendingFile file = std::move(it->second);
+    pending_.erase(it);
+    return file;
+  }
+
+  void complete_one() {
+    std::lock_guard lock(mutex_);
+    --in_flight_;
+    idle_.notify_all();
+  }
+
+  void content_loop() {
+    while (auto message = channel_.next_content()) {
+      if (auto* fds = std::get_if<ContentFds>(&*message)) {
+        dispatch_copies(*fds);
+      } else if (auto* chunk = std::get_if<ContentChunk>(&*message)) {
+        land_chunk(*chunk);
+      } else {
+        auto& failed = std::get<ContentFailed>(*message);
+        std::optional<PendingFile> file;
+        if (auto it = chunks_.find(failed.id); it != chunks_.end()) {
+          file = std::move(it->second.file);
+          chunks_.erase(it);
+        } else {
+          file = take_pending(failed.id);
+        }
+        if (!file) continue;
+        if (failed.vanished) {
+          report_.vanished(file->entry.path);
+        } else {
+          report_.error_message("arsync: " + failed.message);
+        }
+        complete_one();
+      }
+    }
+  }
+
+  // Copies run as tasks of a few files each: enough to keep every core busy, few enough
+  // that the hand-off does not cost more than the copy.
+  void dispatch_copies(ContentFds& fds) {
+    constexpr size_t kFilesPerTask = 8;
+    using Job = std::vector<std::pair<PendingFile, ContentFd>>;
+    auto job = std::make_shared<Job>();
+    auto flush = [&] {
+      if (job->empty()) return;
+      // task_group wants a const-callable task: the job's state lives behind a pointer.
+      copies_.run([this, job] {
+        for (auto& [file, content] : *job) {
+          land_from_fd(file, content);
+          complete_one();
+        }
+      });
+      job = std::make_shared<Job>();
+    };
+    for (auto& fd : fds) {
+      auto file = take_pending(fd.id);
+      if (!file) continue;
+      job->emplace_back(std::move(*file), std::move(fd));
+      if (job->size() == kFilesPerTask) flush();
+    }
+    flush();
+  }
+
+  void land_from_fd(PendingFile& file, const ContentFd& content) {
+    if (cancelled()) return;
+    std::string leaf(fsio::leaf_name(file.entry.path));
+    fsio::TempFile temp = fsio::TempFile::create(file.dir->get(), leaf);
+    if (!temp.valid()) {
+      report_.error(file.entry.path, errno, "mkstemp");
+      return;
+    }
+    int err = fsio::copy_data(content.fd->get(), temp.fd(), content.size, content.maybe_sparse,
+                              &copy_method_, &cancel_flag());
+    if (err) {
+      if (err != ECANCELED) report_.error(file.entry.path, err == ENODATA ? EIO : err, "copy");
+      return;
+    }
+    file.entry.size = content.size;
+    finish_file(file, temp);
+  }
+
+  struct ChunkState {
+    PendingFile file;
+    fsio::TempFile temp;
+    std::unique_ptr<merkle::StreamDigest> digest;
+    uint64_t next_offset = 0;
+  };
+
+  void land_chunk(ContentChunk& chunk) {
+    auto it = chunks_.find(chunk.id);
+    if (it == chunks_.end()) {
+      auto file = take_pending(chunk.id);
+      if (!file) return;
+      ChunkState state{std::move(*file), {}, std::make_unique<merkle::StreamDigest>(), 0};
+      state.temp =
+          fsio::TempFile::create(state.file.dir->get(), fsio::leaf_name(state.file.entry.path));
+      if (!state.temp.valid()) {
+        report_.error(state.file.entry.path, errno, "mkstemp");
+      }
+      it = chunks_.emplace(chunk.id, std::move(state)).first;
+    }
+    ChunkState& state = it->second;
+    bool ok = state.temp.valid() && chunk.offset == state.next_offset;
+    if (ok && !chunk.data.empty()) {
+      ssize_t n = ::pwrite(state.temp.fd(), chunk.data.data(), chunk.data.size(),
+                           static_cast<off_t>(chunk.offset));
+      if (n != static_cast<ssize_t>(chunk.data.size())) {
+        report_.error(state.file.entry.path, n < 0 ? errno : ENOSPC, "write");
+        state.temp.discard();
+        ok = false;
+      }
+      state.digest->update(chunk.data.data(), chunk.data.size());
+      state.next_offset += chunk.data.size();
+      report_.stats().bytes_received += chunk.data.size();
+    }
+    if (!chunk.last) return;
+    if (ok && state.digest->finish() != chunk.digest) {
+      report_.error_message("arsync: \"" + escape_name(state.file.entry.path) +
+                            "\" failed verification: content hash mismatch, file not updated");
+      ok = false;
+    }
+    if (ok) {
+      state.file.entry.size = state.next_offset;
+      finish_file(state.file, state.temp);
+    }
+    chunks_.erase(it);
+    complete_one();
+  }
+
+  void finish_file(PendingFile& file, fsio::TempFile& temp) {
+    int err = fsio::apply_metadata_fd(temp.fd(), file.entry, file.final_mode, policy_);
+    if (err) {
+      report_.error(file.entry.path, err, "set attributes of");
+      return;
+    }
+    if ((err = temp.commit())) report_.error(file.entry.path, err, "rename");
+  }
+
+  // ---- after all content ----
+
+  void link_followers() {
+    for (const auto& f : followers_) {
+      fsio::UniqueFd dir = fsio::open_dir_beneath(dest_.root_fd, fsio::parent_path(f.entry.path));
+      fsio::UniqueFd leader_dir =
+          fsio::open_dir_beneath(dest_.root_fd, fsio::parent_path(f.leader));
+      std::string leaf(fsio::leaf_name(f.entry.path));
+      std::string leader_leaf(fsio::leaf_name(f.leader));
+      struct stat have, want;
+      bool leader_there = leader_dir && ::fstatat(leader_dir.get(), leader_leaf.c_str(), &want,
+                                                  AT_SYMLINK_NOFOLLOW) == 0;
+      bool follower_there =
+          dir && ::fstatat(dir.get(), leaf.c_str(), &have, AT_SYMLINK_NOFOLLOW) == 0;
+      if (leader_there && follower_there && have.st_ino == want.st_ino &&
+          have.st_dev == want.st_dev)
+        continue;  // already one file
+      report_.item("hf+++++++++", f.entry.path, " => " + f.leader);
+      if (!follower_there) {
+        report_.stats().created_files++;
+        report_.stats().created_regular++;
+      }
+      if (options_.dry_run) continue;
+      if (!dir || !leader_there) {
+        report_.error(f.entry.path, dir ? errno : ENOENT, "link");
+        continue;
+      }
+      if (follower_there && S_ISDIR(have.st_mode) && !clear_way(dir.get(), f.entry, false))
+        continue;
+      std::string temp = fsio::temp_name_for(leaf);
+      int err = 0;
+      if (::linkat(leader_dir.get(), leader_leaf.c_str(), dir.get(), temp.c_str(), 0) != 0) {
+        err = errno;
+      } else if (::renameat(dir.get(), temp.c_str(), dir.get(), leaf.c_str()) != 0) {
+        err = errno;
+        ::unlinkat(dir.get(), temp.c_str(), 0);
+      }
+      if (err) report_.error(f.entry.path, err, "link");
+    }
+  }
+
+  // Directory modes and times last, deepest first: writing inside a directory changes its
+  // mtime, and a read-only mode would stop the writes.
+  void finish_dirs() {
+    std::stable_sort(dirs_.begin(), dirs_.end(), [](const DirToFinish& a, const DirToFinish& b) {
+      return std::count(a.path.begin(), a.path.end(), '/') + !a.path.empty() >
+             std::count(b.path.begin(), b.path.end(), '/') + !b.path.empty();
+    });
+    for (const auto& d : dirs_) {
+      fsio::UniqueFd fd = fsio::open_dir_beneath(dest_.root_fd, d.path);
+      struct stat have;
+      int err = fd && ::fstat(fd.get(), &have) == 0
+                    ? fsio::update_metadata_fd(fd.get(), have, d.entry, d.final_mode, policy_)
+                    : errno;
+      if (err) report_.error(d.path.empty() ? "." : d.path, err, "set attributes of");
+    }
+  }
+
+  const Destination& dest_;
+  const SyncOptions& options_;
+  Report& report_;
+  ReceiverChannel& channel_;
+  bool is_root_ = false;
+  fsio::MetadataPolicy policy_;
+
+  std::mutex mutex_;
+  std::condition_variable idle_;
+  int in_flight_ = 0;
+  std::unordered_map<uint64_t, PendingFile> pending_;
+  std::unordered_map<uint64_t, ChunkState> chunks_;  // content thread only
+  tbb::task_group copies_;
+  std::atomic<fsio::CopyMethod> copy_method_{fsio::CopyMethod::copy_file_range};
+
+  std::vector<DirToFinish> dirs_;
+  std::unordered_map<uint32_t, std::vector<LinkMember>> link_groups_;
+  std::vector<HardlinkFollower> followers_;
+};
+
+}  // namespace
+
+void run_receiver(const Destination& dest, const SyncOptions& options, Report& report,
+                  ReceiverChannel& channel) {
+  Receiver receiver(dest, options, report, channel);
+  receiver.run();
+}
+
+}  // namespace arsync::engine

@@ -1,0 +1,256 @@
+#include "arsync/engine/sender.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <thread>
+
+#include <tbb/concurrent_vector.h>
+#include <tbb/parallel_for.h>
+#include <tbb/task_group.h>
+
+#include "fsio/beneath.h"
+#include "merkle/file_digest.h"
+
+namespace arsync::engine {
+namespace {
+
+// Where a listed regular file lives on the sender's disk.
+struct SourceFile {
+  uint32_t root = 0;
+  std::string path;
+};
+
+class FileTable {
+ public:
+  uint64_t add(uint32_t root, std::string path) {
+    auto it = files_.push_back(SourceFile{root, std::move(path)});
+    return static_cast<uint64_t>(it - files_.begin()) + 1;  // 0 means "no content"
+  }
+  const SourceFile* find(uint64_t id) const {
+    if (id == 0 || id > files_.size()) return nullptr;
+    return &files_[id - 1];
+  }
+
+ private:
+  tbb::concurrent_vector<SourceFile> files_;
+};
+
+class ListSink final : public fsio::WalkSink {
+ public:
+  ListSink(uint32_t root_index, int root_fd, const fsio::SourceSpec& spec,
+           const SyncOptions& options, Report& report, SenderChannel& channel, FileTable& table)
+      : root_index_(root_index),
+        root_fd_(root_fd),
+        spec_(spec),
+        top_name_(fsio::split_source(spec.arg).top_name),
+        options_(options),
+        report_(report),
+        channel_(channel),
+        table_(table) {}
+
+  void on_batch(fsio::DirBatch&& batch) override {
+    TransferStats& stats = report_.stats();
+    for (auto& entry : batch.entries) {
+      stats.files++;
+      switch (entry.type) {
+        case fsio::FileType::regular:
+          stats.regular_files++;
+          stats.total_size += entry.size;
+          entry.id = table_.add(root_index_, disk_path(entry.path));
+          break;
+        case fsio::FileType::directory:
+          stats.dirs++;
+          break;
+        case fsio::FileType::symlink:
+          stats.symlinks++;
+          stats.total_size += entry.link_target.size();
+          break;
+        case fsio::FileType::char_device:
+        case fsio::FileType::block_device:
+          stats.devices++;
+          break;
+        default:
+          stats.specials++;
+          break;
+      }
+      stats.file_list_size += entry.path.size() + entry.link_target.size() + 16;
+    }
+    if (options_.checksum) add_digests(batch);
+    channel_.send_batch(std::move(batch));
+  }
+
+  void on_error(const std::string& path, int err, const char* what) override {
+    report_.error(path, err, what);
+  }
+  void on_vanished(const std::string& path) override { report_.vanished(path); }
+  void on_skipped(const std::string& path, fsio::SkipReason why) override {
+    report_.skipped(path, why);
+  }
+
+ private:
+  // The list may rename a single top-level file; the disk keeps its real name.
+  std::string disk_path(const std::string& listed) const {
+    if (!spec_.rename_top.empty() && listed == spec_.rename_top) return top_name_;
+    return listed;
+  }
+
+  void add_digests(fsio::DirBatch& batch) {
+    tbb::parallel_for(size_t{0}, batch.entries.size(), [&](size_t i) {
+      fsio::FileEntry& entry = batch.entries[i];
+      if (!entry.is_regular()) return;
+      fsio::UniqueFd fd = fsio::open_file_beneath(root_fd_, disk_path(entry.path));
+      int err = fd ? merkle::digest_fd(fd.get(), entry.digest) : errno;
+      if (err) {
+        report_.error(entry.path, err, "checksum of");
+        return;
+      }
+      entry.has_digest = true;
+    });
+  }
+
+  uint32_t root_index_;
+  int root_fd_;
+  const fsio::SourceSpec& spec_;
+  std::string top_name_;
+  const SyncOptions& options_;
+  Report& report_;
+  SenderChannel& channel_;
+  FileTable& table_;
+};
+
+ContentMessage failure(uint64_t id, int err, const std::string& path) {
+  ContentFailed failed;
+  failed.id = id;
+  failed.vanished = err == ENOENT;
+  failed.message = std::string("send_files failed to open \"") + path +
+                   "\": " + std::strerror(err) + " (" + std::to_string(err) + ")";
+  return failed;
+}
+
+// Streams a file as bytes with its whole-file hash, as a network transport carries it.
+void send_as_chunks(uint64_t id, int fd, const std::string& path, Report& report,
+                    SenderChannel& channel) {
+  constexpr size_t kChunk = 256 * 1024;
+  merkle::StreamDigest digest;
+  uint64_t offset = 0;
+  for (;;) {
+    ContentChunk chunk;
+    chunk.id = id;
+    chunk.offset = offset;
+    chunk.data.resize(kChunk);
+    ssize_t n = ::pread(fd, chunk.data.data(), kChunk, static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      channel.send_content(failure(id, errno, path));
+      return;
+    }
+    chunk.data.resize(static_cast<size_t>(n));
+    digest.update(chunk.data.data(), chunk.data.size());
+    offset += static_cast<uint64_t>(n);
+    chunk.last = n == 0;
+    if (chunk.last) chunk.digest = digest.finish();
+    report.stats().bytes_sent += chunk.data.size();
+    channel.send_content(std::move(chunk));
+    if (n == 0) return;
+  }
+}
+
+// Opens a listed file for reading; nullopt after reporting the failure to the receiver.
+fsio::UniqueFd open_listed(uint64_t id, const FileTable& table,
+                           const std::vector<fsio::UniqueFd>& roots, SenderChannel& channel,
+                           struct stat& st, const SourceFile*& file) {
+  file = table.find(id);
+  if (!file) {
+    ContentFailed bad;
+    bad.id = id;
+    bad.message = "request for unknown file id " + std::to_string(id);
+    channel.send_content(std::move(bad));
+    return {};
+  }
+  fsio::UniqueFd fd = fsio::open_file_beneath(roots[file->root].get(), file->path);
+  if (fd && ::fstat(fd.get(), &st) != 0) fd.reset();
+  if (!fd) channel.send_content(failure(id, errno, file->path));
+  return fd;
+}
+
+void serve_as_fds(const std::vector<uint64_t>& ids, const FileTable& table,
+                  const std::vector<fsio::UniqueFd>& roots, Report& report,
+                  SenderChannel& channel) {
+  ContentFds batch;
+  batch.reserve(ids.size());
+  for (uint64_t id : ids) {
+    struct stat st;
+    const SourceFile* file = nullptr;
+    fsio::UniqueFd fd = open_listed(id, table, roots, channel, st, file);
+    if (!fd) continue;
+    ContentFd content;
+    content.id = id;
+    content.size = static_cast<uint64_t>(st.st_size);
+    content.maybe_sparse = static_cast<uint64_t>(st.st_blocks) * 512 < content.size;
+    content.fd = std::make_shared<fsio::UniqueFd>(std::move(fd));
+    report.stats().bytes_sent += content.size;
+    batch.push_back(std::move(content));
+  }
+  if (!batch.empty()) channel.send_content(std::move(batch));
+}
+
+void serve_as_chunks(const std::vector<uint64_t>& ids, const FileTable& table,
+                     const std::vector<fsio::UniqueFd>& roots, Report& report,
+                     SenderChannel& channel) {
+  for (uint64_t id : ids) {
+    struct stat st;
+    const SourceFile* file = nullptr;
+    fsio::UniqueFd fd = open_listed(id, table, roots, channel, st, file);
+    if (fd) send_as_chunks(id, fd.get(), file->path, report, channel);
+  }
+}
+
+}  // namespace
+
+void run_sender(const std::vector<fsio::SourceSpec>& sources, const SyncOptions& options,
+                Report& report, SenderChannel& channel) {
+  std::vector<fsio::UniqueFd> roots;
+  for (const auto& spec : sources) {
+    std::string dir = fsio::split_source(spec.arg).root_dir;
+    roots.emplace_back(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  }
+  FileTable table;
+  fsio::WalkOptions walk;
+  walk.recursive = options.recursive;
+  walk.links = options.links;
+  walk.devices = options.devices;
+  walk.specials = options.specials;
+  walk.hard_links = options.hard_links;
+  walk.filters = options.filters.empty() ? nullptr : &options.filters;
+
+  std::thread lister([&] {
+    for (uint32_t i = 0; i < sources.size(); ++i) {
+      ListSink sink(i, roots[i].get(), sources[i], options, report, channel, table);
+      fsio::walk_tree(sources[i], walk, sink);
+    }
+    channel.end_list();
+  });
+
+  // With descriptor passing, serving a request is a few open() calls: done in parallel.
+  // Byte streams are read in order on this thread (the network transports parallelise those
+  // themselves).
+  tbb::task_group openers;
+  while (auto request = channel.next_request()) {
+    if (channel.can_pass_fds()) {
+      openers.run(
+          [&, ids = std::move(request->ids)] { serve_as_fds(ids, table, roots, report, channel); });
+    } else {
+      serve_as_chunks(request->ids, table, roots, report, channel);
+    }
+  }
+  openers.wait();
+  channel.end_content();
+  lister.join();
+}
+
+}  // namespace arsync::engine

@@ -1,0 +1,101 @@
+#include "fsio/temp_file.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <random>
+#include <utility>
+
+#include "fsio/relative_path.h"
+
+namespace arsync::fsio {
+namespace {
+std::atomic<int> g_live_temps{0};
+}  // namespace
+
+int live_temp_files() {
+  return g_live_temps.load();
+}
+
+std::string temp_name_for(std::string_view final_name) {
+  static const char kAlphabet[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  thread_local std::mt19937_64 rng{
+      std::random_device{}() ^
+      static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count())};
+  constexpr size_t kSuffix = 6;
+  size_t keep = std::min(final_name.size(), kMaxNameLength - 2 - kSuffix);
+  std::string name;
+  name.reserve(keep + 2 + kSuffix);
+  name.push_back('.');
+  name.append(final_name.substr(0, keep));
+  name.push_back('.');
+  uint64_t bits = rng();
+  for (size_t i = 0; i < kSuffix; ++i, bits /= 62) name.push_back(kAlphabet[bits % 62]);
+  return name;
+}
+
+TempFile TempFile::create(int dir_fd, std::string_view final_name) {
+  TempFile temp;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    std::string name = temp_name_for(final_name);
+    int fd =
+        ::openat(dir_fd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd >= 0) {
+      temp.dir_fd_ = dir_fd;
+      temp.fd_.reset(fd);
+      temp.temp_name_ = std::move(name);
+      temp.final_name_ = std::string(final_name);
+      temp.pending_ = true;
+      g_live_temps++;
+      return temp;
+    }
+    if (errno != EEXIST) break;
+  }
+  return temp;
+}
+
+TempFile::TempFile(TempFile&& other) noexcept
+    : dir_fd_(other.dir_fd_),
+      fd_(std::move(other.fd_)),
+      temp_name_(std::move(other.temp_name_)),
+      final_name_(std::move(other.final_name_)),
+      pending_(std::exchange(other.pending_, false)) {}
+
+TempFile& TempFile::operator=(TempFile&& other) noexcept {
+  if (this != &other) {
+    discard();
+    dir_fd_ = other.dir_fd_;
+    fd_ = std::move(other.fd_);
+    temp_name_ = std::move(other.temp_name_);
+    final_name_ = std::move(other.final_name_);
+    pending_ = std::exchange(other.pending_, false);
+  }
+  return *this;
+}
+
+TempFile::~TempFile() {
+  discard();
+}
+
+int TempFile::commit() {
+  if (!pending_) return EINVAL;
+  if (::renameat(dir_fd_, temp_name_.c_str(), dir_fd_, final_name_.c_str()) != 0) return errno;
+  pending_ = false;
+  g_live_temps--;
+  fd_.reset();
+  return 0;
+}
+
+void TempFile::discard() {
+  if (pending_) {
+    ::unlinkat(dir_fd_, temp_name_.c_str(), 0);
+    pending_ = false;
+    g_live_temps--;
+  }
+  fd_.reset();
+}
+
+}  // namespace arsync::fsio

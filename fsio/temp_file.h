@@ -1,0 +1,50 @@
+// A file being built under a temporary name in its final directory. It becomes visible at
+// its final name only through commit()'s rename, so a reader never sees it half-written and
+// an interrupted run leaves the previous version intact. Destroyed without commit, it
+// removes itself.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "fsio/unique_fd.h"
+
+namespace arsync::fsio {
+
+class TempFile {
+ public:
+  // Creates ".<name>.XXXXXX" in dir_fd (mode 0600). Returns an invalid TempFile and sets
+  // errno on failure.
+  static TempFile create(int dir_fd, std::string_view final_name);
+
+  TempFile() = default;
+  TempFile(TempFile&& other) noexcept;
+  TempFile& operator=(TempFile&&) noexcept;
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+  ~TempFile();
+
+  bool valid() const { return fd_.valid(); }
+  int fd() const { return fd_.get(); }
+  const std::string& temp_name() const { return temp_name_; }
+
+  // Renames over the final name; returns 0 or an errno value.
+  int commit();
+  void discard();
+
+ private:
+  int dir_fd_ = -1;
+  UniqueFd fd_;
+  std::string temp_name_;
+  std::string final_name_;
+  bool pending_ = false;
+};
+
+// How many temporary files exist right now (a signal handler waits for them to be removed).
+int live_temp_files();
+
+// A unique temporary name for final_name in the same directory (".<name>.XXXXXX", the name
+// shortened so the result stays within NAME_MAX).
+std::string temp_name_for(std::string_view final_name);
+
+}  // namespace arsync::fsio
