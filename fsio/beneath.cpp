@@ -66,7 +66,15 @@ UniqueFd open_dir_beneath(int root_fd, std::string_view path) {
 }
 
 UniqueFd open_file_beneath(int root_fd, std::string_view path) {
-  return UniqueFd(open_beneath(root_fd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY));
+  // Reading a source should not dirty its inode: O_NOATIME where we own it (or are root).
+  static std::atomic<bool> noatime_refused{false};
+  int flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY;
+  if (!noatime_refused.load(std::memory_order_relaxed)) {
+    int fd = open_beneath(root_fd, path, flags | O_NOATIME);
+    if (fd >= 0 || errno != EPERM) return UniqueFd(fd);
+    if (::geteuid() != 0) noatime_refused.store(true, std::memory_order_relaxed);
+  }
+  return UniqueFd(open_beneath(root_fd, path, flags));
 }
 
 }  // namespace arsync::fsio

@@ -54,9 +54,8 @@ int copy_range(int src_fd, int dst_fd, off_t offset, uint64_t length, Method& me
       n = ::copy_file_range(src_fd, &in, dst_fd, &out, chunk, 0);
     } else {
       // sendfile writes at the destination's file position, which follows the copied data
-      // except after a hole.
-      if (::lseek(dst_fd, 0, SEEK_CUR) != offset && ::lseek(dst_fd, offset, SEEK_SET) < 0)
-        return errno;
+      // except after a hole (a new file starts at 0).
+      if (offset != 0 && ::lseek(dst_fd, offset, SEEK_SET) < 0) return errno;
       off_t in = offset;
       n = ::sendfile(dst_fd, src_fd, &in, chunk);
     }

@@ -13,9 +13,9 @@ namespace arsync::fsio {
 
 class TempFile {
  public:
-  // Creates ".<name>.XXXXXX" in dir_fd (mode 0600). Returns an invalid TempFile and sets
-  // errno on failure.
-  static TempFile create(int dir_fd, std::string_view final_name);
+  // Creates ".<name>.XXXXXX" in dir_fd with `mode` (through the umask). Returns an invalid
+  // TempFile and sets errno on failure.
+  static TempFile create(int dir_fd, std::string_view final_name, unsigned mode = 0600);
 
   TempFile() = default;
   TempFile(TempFile&& other) noexcept;

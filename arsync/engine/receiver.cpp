@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
 #include <tbb/task_group.h>
 
@@ -126,16 +127,19 @@ class Receiver {
     DirFdPtr dir = open_batch_dir(batch.dir);
     if (!dir) return;
     int dir_fd = dir->get();
+    // A directory this run created holds nothing yet: no need to look.
+    bool fresh = batch.complete && fresh_dirs_.erase(batch.dir) > 0;
 
     std::vector<Decision> decisions(batch.entries.size());
     std::vector<int> probe_errors(batch.entries.size(), 0);
-    tbb::parallel_for(size_t{0}, batch.entries.size(), [&](size_t i) {
+    for_each_entry(batch.entries.size(), !fresh, [&](size_t i) {
       if (!valid[i]) return;
       const FileEntry& e = batch.entries[i];
       DestState state;
       bool root = is_root_entry(batch, e);
       std::string leaf(fsio::leaf_name(e.path));
-      probe_errors[i] = probe_dest(dir_fd, root ? "." : leaf.c_str(), e, options_.checksum, state);
+      probe_errors[i] =
+          probe_dest(fresh ? -1 : dir_fd, root ? "." : leaf.c_str(), e, options_.checksum, state);
       if (probe_errors[i]) return;
       decisions[i] = decide(e, state, options_, is_root_);
       // The run made the root itself: report it as created, as rsync does.
@@ -167,7 +171,10 @@ class Receiver {
     }
 
     if (options_.dry_run) return;
-    tbb::parallel_for(size_t{0}, batch.entries.size(), [&](size_t i) {
+    bool any_work = std::any_of(decisions.begin(), decisions.end(), [](const Decision& d) {
+      return d.action != Action::keep && d.action != Action::transfer;
+    });
+    for_each_entry(batch.entries.size(), any_work, [&](size_t i) {
       if (!valid[i]) return;
       if (decisions[i].action != Action::transfer) apply(dir_fd, batch.entries[i], decisions[i]);
     });
@@ -179,6 +186,20 @@ class Receiver {
       }
     }
     request(wanted);
+  }
+
+  // Runs fn(i) for every entry, in parallel only when there are system calls worth spreading:
+  // waking worker threads costs more than a few cheap iterations.
+  template <typename Fn>
+  static void for_each_entry(size_t count, bool costly, const Fn& fn) {
+    constexpr size_t kParallelFrom = 16;
+    if (costly && count >= kParallelFrom) {
+      tbb::parallel_for(tbb::blocked_range<size_t>(0, count, 8), [&](const auto& range) {
+        for (size_t i = range.begin(); i != range.end(); ++i) fn(i);
+      });
+    } else {
+      for (size_t i = 0; i < count; ++i) fn(i);
+    }
   }
 
   DirFdPtr open_batch_dir(const std::string& path) {
@@ -280,6 +301,7 @@ class Receiver {
     }
     if (e.is_dir() && !options_.dry_run) {
       std::string path = e.path == "." ? std::string() : e.path;
+      if (d.created) fresh_dirs_.insert(path);
       dirs_.push_back({std::move(path), e, d.final_mode});
     }
   }
@@ -505,7 +527,9 @@ class Receiver {
   void land_from_fd(PendingFile& file, const ContentFd& content) {
     if (cancelled()) return;
     std::string leaf(fsio::leaf_name(file.entry.path));
-    fsio::TempFile temp = fsio::TempFile::create(file.dir->get(), leaf);
+    // Created with its final permissions where the umask allows, so that usually no chmod
+    // is needed; set-id bits always come from the chmod after the chown.
+    fsio::TempFile temp = fsio::TempFile::create(file.dir->get(), leaf, file.final_mode & 0777);
     if (!temp.valid()) {
       report_.error(file.entry.path, errno, "mkstemp");
       return;
@@ -569,7 +593,12 @@ class Receiver {
   }
 
   void finish_file(PendingFile& file, fsio::TempFile& temp) {
-    int err = fsio::apply_metadata_fd(temp.fd(), file.entry, file.final_mode, policy_);
+    // One fstat instead of an unconditional chown and chmod: most new files already have
+    // the owner and mode they should end with.
+    struct stat have;
+    int err = ::fstat(temp.fd(), &have) == 0
+                  ? fsio::update_metadata_fd(temp.fd(), have, file.entry, file.final_mode, policy_)
+                  : errno;
     if (err) {
       report_.error(file.entry.path, err, "set attributes of");
       return;
@@ -651,6 +680,7 @@ class Receiver {
   std::atomic<fsio::CopyMethod> copy_method_{fsio::CopyMethod::copy_file_range};
 
   std::vector<DirToFinish> dirs_;
+  std::unordered_set<std::string> fresh_dirs_;  // created by this run, contents not yet listed
   std::unordered_map<uint32_t, std::vector<LinkMember>> link_groups_;
   std::vector<HardlinkFollower> followers_;
 };
