@@ -90,6 +90,8 @@ int run(int argc, char** argv) {
   if (!cmd.output.quiet && cmd.output.verbose > 0) std::printf("sending incremental file list\n");
   engine::Destination dest{plan.dest_fd.get(), plan.dest_created};
   engine::sync_local(plan.sources, dest, cmd.sync, report);
+  // Interrupted: the workers stopped and removed their temporary files on the way out.
+  if (engine::cancelled()) return engine::kExitSignal;
   double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::fflush(stdout);
   cli::print_summary(stdout, report, elapsed, cmd.sync.dry_run);
