@@ -14,13 +14,10 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include <tbb/blocked_range.h>
-#include <tbb/parallel_for.h>
-#include <tbb/task_group.h>
-
 #include "arsync/engine/cancel.h"
 #include "arsync/engine/decide.h"
 #include "arsync/engine/dest_probe.h"
+#include "arsync/engine/worker_pool.h"
 #include "fsio/beneath.h"
 #include "fsio/copy_data.h"
 #include "fsio/metadata.h"
@@ -191,12 +188,10 @@ class Receiver {
   // Runs fn(i) for every entry, in parallel only when there are system calls worth spreading:
   // waking worker threads costs more than a few cheap iterations.
   template <typename Fn>
-  static void for_each_entry(size_t count, bool costly, const Fn& fn) {
+  void for_each_entry(size_t count, bool costly, const Fn& fn) {
     constexpr size_t kParallelFrom = 16;
     if (costly && count >= kParallelFrom) {
-      tbb::parallel_for(tbb::blocked_range<size_t>(0, count, 8), [&](const auto& range) {
-        for (size_t i = range.begin(); i != range.end(); ++i) fn(i);
-      });
+      copies_.for_each(count, fn);
     } else {
       for (size_t i = 0; i < count; ++i) fn(i);
     }
@@ -501,7 +496,7 @@ class Receiver {
   // Copies run as tasks of a few files each: enough to keep every core busy, few enough
   // that the hand-off does not cost more than the copy.
   void dispatch_copies(ContentFds& fds) {
-    constexpr size_t kFilesPerTask = 8;
+    constexpr size_t kFilesPerTask = 64;
     using Job = std::vector<std::pair<PendingFile, ContentFd>>;
     auto job = std::make_shared<Job>();
     auto flush = [&] {
@@ -676,7 +671,7 @@ class Receiver {
   int in_flight_ = 0;
   std::unordered_map<uint64_t, PendingFile> pending_;
   std::unordered_map<uint64_t, ChunkState> chunks_;  // content thread only
-  tbb::task_group copies_;
+  WorkerPool copies_;  // copies, and the per-entry probes of large batches
   std::atomic<fsio::CopyMethod> copy_method_{fsio::CopyMethod::copy_file_range};
 
   std::vector<DirToFinish> dirs_;

@@ -1,5 +1,7 @@
 #include "arsync/engine/sender.h"
 
+#include "arsync/engine/worker_pool.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -10,8 +12,6 @@
 #include <thread>
 
 #include <tbb/concurrent_vector.h>
-#include <tbb/parallel_for.h>
-#include <tbb/task_group.h>
 
 #include "fsio/beneath.h"
 #include "merkle/file_digest.h"
@@ -100,17 +100,20 @@ class ListSink final : public fsio::WalkSink {
   }
 
   void add_digests(fsio::DirBatch& batch) {
-    tbb::parallel_for(size_t{0}, batch.entries.size(), [&](size_t i) {
-      fsio::FileEntry& entry = batch.entries[i];
-      if (!entry.is_regular()) return;
-      fsio::UniqueFd fd = fsio::open_file_beneath(root_fd_, disk_path(entry.path));
-      int err = fd ? merkle::digest_fd(fd.get(), entry.digest) : errno;
-      if (err) {
-        report_.error(entry.path, err, "checksum of");
-        return;
-      }
-      entry.has_digest = true;
-    });
+    hashers_.for_each(
+        batch.entries.size(),
+        [&](size_t i) {
+          fsio::FileEntry& entry = batch.entries[i];
+          if (!entry.is_regular()) return;
+          fsio::UniqueFd fd = fsio::open_file_beneath(root_fd_, disk_path(entry.path));
+          int err = fd ? merkle::digest_fd(fd.get(), entry.digest) : errno;
+          if (err) {
+            report_.error(entry.path, err, "checksum of");
+            return;
+          }
+          entry.has_digest = true;
+        },
+        1);
   }
 
   uint32_t root_index_;
@@ -121,6 +124,7 @@ class ListSink final : public fsio::WalkSink {
   Report& report_;
   SenderChannel& channel_;
   FileTable& table_;
+  WorkerPool hashers_;
 };
 
 ContentMessage failure(uint64_t id, int err, const std::string& path) {
@@ -239,7 +243,7 @@ void run_sender(const std::vector<fsio::SourceSpec>& sources, const SyncOptions&
   // With descriptor passing, serving a request is a few open() calls: done in parallel.
   // Byte streams are read in order on this thread (the network transports parallelise those
   // themselves).
-  tbb::task_group openers;
+  WorkerPool openers;
   while (auto request = channel.next_request()) {
     if (channel.can_pass_fds()) {
       openers.run(
