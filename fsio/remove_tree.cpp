@@ -1,6 +1,5 @@
 #include "fsio/remove_tree.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -8,31 +7,11 @@
 #include <cerrno>
 #include <vector>
 
+#include "fsio/list_names.h"
 #include "fsio/relative_path.h"
 #include "fsio/unique_fd.h"
 
 namespace arsync::fsio {
-namespace {
-
-int list_names(int dir_fd, std::vector<std::string>& names) {
-  int fd = ::dup(dir_fd);
-  if (fd < 0) return errno;
-  DIR* dir = ::fdopendir(fd);
-  if (!dir) {
-    int err = errno;
-    ::close(fd);
-    return err;
-  }
-  while (dirent* ent = ::readdir(dir)) {
-    std::string_view name = ent->d_name;
-    if (name != "." && name != "..") names.emplace_back(name);
-  }
-  ::closedir(dir);
-  return 0;
-}
-
-}  // namespace
-
 int remove_tree(int dir_fd, const std::string& name, const std::string& display_path,
                 const RemovedCallback& on_removed, std::string& failed_path, bool dry_run) {
   struct stat st;

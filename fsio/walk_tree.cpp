@@ -1,6 +1,5 @@
 #include "fsio/walk_tree.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -18,6 +17,7 @@
 #include <tbb/concurrent_hash_map.h>
 
 #include "fsio/beneath.h"
+#include "fsio/list_names.h"
 #include "fsio/metadata.h"
 #include "fsio/relative_path.h"
 #include "fsio/unique_fd.h"
@@ -148,7 +148,7 @@ class Walker {
       return subdirs;
     }
     std::vector<std::string> names;
-    if (int err = read_names(dir_fd.get(), names)) {
+    if (int err = list_names(dir_fd.get(), names)) {
       sink_.on_error(dir_path, err, "readdir");
       return subdirs;
     }
@@ -198,25 +198,6 @@ class Walker {
     }
     sink_.on_error(path, ENAMETOOLONG, "readlink");
     return false;
-  }
-
-  static int read_names(int dir_fd, std::vector<std::string>& names) {
-    int fd = ::dup(dir_fd);
-    if (fd < 0) return errno;
-    DIR* dir = ::fdopendir(fd);
-    if (!dir) {
-      int err = errno;
-      ::close(fd);
-      return err;
-    }
-    errno = 0;
-    while (dirent* ent = ::readdir(dir)) {
-      std::string_view name = ent->d_name;
-      if (name != "." && name != "..") names.emplace_back(name);
-    }
-    int err = errno;
-    ::closedir(dir);
-    return err;
   }
 
   int root_fd_;

@@ -1,6 +1,5 @@
 #include "arsync/engine/receiver.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -20,6 +19,7 @@
 #include "arsync/engine/worker_pool.h"
 #include "fsio/beneath.h"
 #include "fsio/copy_data.h"
+#include "fsio/list_names.h"
 #include "fsio/metadata.h"
 #include "fsio/relative_path.h"
 #include "fsio/remove_tree.h"
@@ -391,7 +391,7 @@ class Receiver {
     std::unordered_set<std::string_view> wanted;
     for (const auto& e : batch.entries) wanted.insert(fsio::leaf_name(e.path));
     std::vector<std::string> names;
-    if (int err = list_dir(dir_fd, names)) {
+    if (int err = fsio::list_names(dir_fd, names)) {
       report_.error(batch.dir, err, "opendir (for delete)");
       return;
     }
@@ -411,23 +411,6 @@ class Receiver {
           failed, options_.dry_run);
       if (err) report_.error(failed, err, "delete");
     }
-  }
-
-  static int list_dir(int dir_fd, std::vector<std::string>& names) {
-    int fd = ::dup(dir_fd);
-    if (fd < 0) return errno;
-    DIR* dir = ::fdopendir(fd);
-    if (!dir) {
-      int err = errno;
-      ::close(fd);
-      return err;
-    }
-    while (dirent* ent = ::readdir(dir)) {
-      std::string_view name = ent->d_name;
-      if (name != "." && name != "..") names.emplace_back(name);
-    }
-    ::closedir(dir);
-    return 0;
   }
 
   // ---- content ----
