@@ -47,11 +47,10 @@ struct FileEntry {
   uint32_t mode = 0;  // permission bits only (07777)
   uint32_t uid = 0;
   uint32_t gid = 0;
-  // With -H: entries sharing a hardlink_group are one inode on the sender. The first entry
-  // of a group in list order (the leader) carries the data; the others link to it.
+  // With -H: entries sharing a hardlink_group are one inode on the sender; the receiver
+  // gives the content to one of them and links the others to it.
   uint32_t hardlink_group = kNoLink;
   FileType type = FileType::regular;
-  bool hardlink_leader = false;
   bool maybe_sparse = false;  // fewer blocks allocated than the size needs: look for holes
   bool has_digest = false;    // digest is set (only with --checksum, regular files)
   Digest128 digest{};

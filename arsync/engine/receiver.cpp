@@ -451,6 +451,24 @@ class Receiver {
   }
 
   void content_loop() {
+    receive_content();
+    // The content stream ended: anything still awaited will never come (the peer failed).
+    std::vector<PendingFile> lost;
+    for (auto& [id, state] : chunks_) lost.push_back(std::move(state.file));
+    chunks_.clear();  // discards their temporary files
+    {
+      std::lock_guard lock(mutex_);
+      for (auto& [id, file] : pending_) lost.push_back(std::move(file));
+      pending_.clear();
+    }
+    for (auto& file : lost) {
+      report_.error_message("arsync: \"" + escape_name(file.entry.path) +
+                            "\" was not received: the sender stopped");
+      complete_one();
+    }
+  }
+
+  void receive_content() {
     while (auto message = channel_.next_content()) {
       if (auto* fds = std::get_if<ContentFds>(&*message)) {
         dispatch_copies(*fds);

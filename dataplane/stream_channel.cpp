@@ -1,0 +1,173 @@
+#include "dataplane/stream_channel.h"
+
+#include "dataplane/wire_codec.h"
+
+namespace arsync::dataplane {
+
+using control::Frame;
+using control::FrameType;
+
+StreamChannelBase::StreamChannelBase(control::ByteStream& in, control::ByteStream& out)
+    : writer_(out), reader_(in) {}
+
+StreamChannelBase::~StreamChannelBase() = default;
+
+void StreamChannelBase::start_reader() {
+  thread_ = std::thread([this] { read_loop(); });
+}
+
+void StreamChannelBase::stop_reader() {
+  if (thread_.joinable()) thread_.join();
+}
+
+std::string StreamChannelBase::error() const {
+  std::lock_guard lock(error_mutex_);
+  return error_;
+}
+
+void StreamChannelBase::fail(const std::string& message) {
+  std::lock_guard lock(error_mutex_);
+  if (error_.empty()) error_ = message;
+}
+
+void StreamChannelBase::read_loop() {
+  try {
+    while (auto frame = reader_.next()) on_frame(*frame);
+  } catch (const std::exception& e) {
+    fail(e.what());
+  }
+  on_end();
+}
+
+// ---- sender side ----
+
+StreamSenderChannel::StreamSenderChannel(control::ByteStream& in, control::ByteStream& out)
+    : StreamChannelBase(in, out) {
+  start_reader();
+}
+
+StreamSenderChannel::~StreamSenderChannel() {
+  stop_reader();
+}
+
+void StreamSenderChannel::send_batch(fsio::DirBatch&& batch) {
+  writer_.write(FrameType::list_batch, encode_batch(batch));
+}
+
+void StreamSenderChannel::end_list() {
+  writer_.write(FrameType::list_end, {});
+}
+
+std::optional<engine::ContentRequest> StreamSenderChannel::next_request() {
+  return requests_.pop();
+}
+
+void StreamSenderChannel::send_content(engine::ContentMessage&& message) {
+  if (auto* chunk = std::get_if<engine::ContentChunk>(&message)) {
+    writer_.write(FrameType::content_chunk, encode_chunk(*chunk));
+  } else if (auto* failed = std::get_if<engine::ContentFailed>(&message)) {
+    writer_.write(FrameType::content_failed, encode_failed(*failed));
+  } else {
+    // Descriptors cannot cross machines; the engine asks can_pass_fds() first.
+    throw std::logic_error("file descriptors cannot travel over a stream channel");
+  }
+}
+
+void StreamSenderChannel::end_content() {
+  writer_.write(FrameType::content_end, {});
+  writer_.close();
+}
+
+void StreamSenderChannel::on_frame(Frame& frame) {
+  std::string error;
+  switch (frame.type) {
+    case FrameType::request:
+      if (auto request = decode_request(frame.payload, error)) {
+        requests_.push(std::move(*request));
+        return;
+      }
+      break;
+    case FrameType::requests_end:
+      requests_.close();
+      return;
+    default:
+      error = "unexpected frame type " + std::to_string(static_cast<int>(frame.type)) +
+              " from the receiver";
+      break;
+  }
+  throw control::FrameError("malformed request from the receiver: " + error);
+}
+
+void StreamSenderChannel::on_end() {
+  requests_.close();
+}
+
+// ---- receiver side ----
+
+StreamReceiverChannel::StreamReceiverChannel(control::ByteStream& in, control::ByteStream& out)
+    : StreamChannelBase(in, out) {
+  start_reader();
+}
+
+StreamReceiverChannel::~StreamReceiverChannel() {
+  stop_reader();
+}
+
+std::optional<fsio::DirBatch> StreamReceiverChannel::next_batch() {
+  return batches_.pop();
+}
+
+void StreamReceiverChannel::request(engine::ContentRequest request) {
+  writer_.write(FrameType::request, encode_request(request));
+}
+
+void StreamReceiverChannel::end_requests() {
+  writer_.write(FrameType::requests_end, {});
+  writer_.close();
+}
+
+std::optional<engine::ContentMessage> StreamReceiverChannel::next_content() {
+  return content_.pop();
+}
+
+void StreamReceiverChannel::on_frame(Frame& frame) {
+  std::string error;
+  switch (frame.type) {
+    case FrameType::list_batch:
+      if (auto batch = decode_batch(frame.payload, error)) {
+        batches_.push(std::move(*batch));
+        return;
+      }
+      break;
+    case FrameType::list_end:
+      batches_.close();
+      return;
+    case FrameType::content_chunk:
+      if (auto chunk = decode_chunk(frame.payload, error)) {
+        content_.push(std::move(*chunk));
+        return;
+      }
+      break;
+    case FrameType::content_failed:
+      if (auto failed = decode_failed(frame.payload, error)) {
+        content_.push(std::move(*failed));
+        return;
+      }
+      break;
+    case FrameType::content_end:
+      content_.close();
+      return;
+    default:
+      error = "unexpected frame type " + std::to_string(static_cast<int>(frame.type)) +
+              " from the sender";
+      break;
+  }
+  throw control::FrameError("malformed data from the sender: " + error);
+}
+
+void StreamReceiverChannel::on_end() {
+  batches_.close();
+  content_.close();
+}
+
+}  // namespace arsync::dataplane

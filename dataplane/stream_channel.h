@@ -1,0 +1,87 @@
+// The engine's channel carried as frames over one byte stream (an SSH exec channel, or a
+// helper's stdin/stdout). One side runs the sender, the other the receiver; a reader thread
+// turns incoming frames back into the engine's messages.
+#pragma once
+
+#include <atomic>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "arsync/engine/blocking_queue.h"
+#include "arsync/engine/channel.h"
+#include "control/frame.h"
+
+namespace arsync::dataplane {
+
+// Content is sent in pieces of this size.
+inline constexpr size_t kStreamChunk = 256 * 1024;
+
+class StreamChannelBase {
+ public:
+  // The first protocol failure seen (malformed frame, stream cut), or "".
+  std::string error() const;
+
+ protected:
+  StreamChannelBase(control::ByteStream& in, control::ByteStream& out);
+  ~StreamChannelBase();
+  void start_reader();
+  void stop_reader();
+  void fail(const std::string& message);
+  virtual void on_frame(control::Frame& frame) = 0;
+  virtual void on_end() = 0;  // the stream ended or failed: release every waiting reader
+
+  control::FrameWriter writer_;
+
+ private:
+  void read_loop();
+
+  control::FrameReader reader_;
+  std::thread thread_;
+  mutable std::mutex error_mutex_;
+  std::string error_;
+};
+
+// The sending side's end: file list and content out, requests in.
+class StreamSenderChannel final : public engine::SenderChannel, public StreamChannelBase {
+ public:
+  StreamSenderChannel(control::ByteStream& in, control::ByteStream& out);
+  ~StreamSenderChannel() override;
+
+  bool can_pass_fds() const override { return false; }
+  void send_batch(fsio::DirBatch&& batch) override;
+  void end_list() override;
+  std::optional<engine::ContentRequest> next_request() override;
+  void send_content(engine::ContentMessage&& message) override;
+  void end_content() override;
+
+ private:
+  void on_frame(control::Frame& frame) override;
+  void on_end() override;
+
+  engine::BlockingQueue<engine::ContentRequest> requests_;
+};
+
+// The receiving side's end: file list and content in, requests out.
+class StreamReceiverChannel final : public engine::ReceiverChannel, public StreamChannelBase {
+ public:
+  StreamReceiverChannel(control::ByteStream& in, control::ByteStream& out);
+  ~StreamReceiverChannel() override;
+
+  std::optional<fsio::DirBatch> next_batch() override;
+  void request(engine::ContentRequest request) override;
+  void end_requests() override;
+  std::optional<engine::ContentMessage> next_content() override;
+
+ private:
+  void on_frame(control::Frame& frame) override;
+  void on_end() override;
+
+  // Unbounded: the reader thread must never wait here, or content frames queued behind a
+  // batch could never reach the receiver that is waiting for them. The sender's writes are
+  // paced by the stream itself.
+  engine::BlockingQueue<fsio::DirBatch> batches_;
+  engine::BlockingQueue<engine::ContentMessage> content_;
+};
+
+}  // namespace arsync::dataplane

@@ -1,0 +1,487 @@
+// Layout of every message (all integers are unsigned LEB128 varints unless marked u8;
+// strings are a varint byte length followed by the bytes; see docs/PROTOCOL.md):
+//
+//   DirBatch       u8 version, u8 flags (bit 0 complete), string dir, varint count,
+//                  count x entry
+//   entry          string name (leaf only: path = join(dir, name)),
+//                  u8 kind (bits 0-2 type, bit 3 maybe_sparse, bit 4 has_digest,
+//                           bit 5 hardlink_group present),
+//                  mode, uid, gid, size, [rdev if device], zigzag mtime sec, mtime nsec, id,
+//                  [hardlink_group if bit 5], [16-byte digest if bit 4],
+//                  [string link_target if symlink]
+//   ContentRequest u8 version, varint count, count x varint id
+//   ContentChunk   u8 version, id, offset, u8 flags (bit 0 last), string data,
+//                  [16-byte digest if last]
+//   ContentFailed  u8 version, id, u8 flags (bit 0 vanished), string message
+//
+// Encodings are canonical: varints must be minimal, unknown flag bits are rejected and
+// optional fields appear exactly when their flag says so, so every accepted input is
+// byte-for-byte what the encoder makes of its decoded value.
+//
+// The encoders trust their input except where it cannot be represented: encode_batch throws
+// std::invalid_argument for an entry that is not directly inside batch.dir, and
+// encode_failed cuts the message to kMaxMessageText bytes. Anything else out of range
+// (a mode above 07777, a 5 MiB chunk...) is encoded as it is and refused by the decoder.
+#include "dataplane/wire_codec.h"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <stdexcept>
+#include <string_view>
+#include <type_traits>
+
+#include "fsio/relative_path.h"
+
+namespace arsync::dataplane {
+namespace {
+
+constexpr uint32_t kMaxNsec = 999'999'999;
+constexpr uint32_t kMaxMode = 07777;
+constexpr size_t kMaxVarintBytes = 10;
+constexpr uint8_t kTypeCount = 7;  // FileType::regular .. FileType::block_device
+
+constexpr uint8_t kBatchComplete = 1 << 0;
+constexpr uint8_t kEntryTypeMask = 0x07;
+constexpr uint8_t kEntrySparse = 1 << 3;
+constexpr uint8_t kEntryDigest = 1 << 4;
+constexpr uint8_t kEntryHardlink = 1 << 5;
+constexpr uint8_t kChunkLast = 1 << 0;
+constexpr uint8_t kFailedVanished = 1 << 0;
+
+// The fewest bytes one entry can take: name length + 1-byte name, kind, and one byte each
+// for mode, uid, gid, size, mtime sec, mtime nsec, id. Bounds what a count may reserve.
+constexpr size_t kMinEntryBytes = 10;
+
+uint64_t zigzag(int64_t v) {
+  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
+}
+
+int64_t unzigzag(uint64_t v) {
+  return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1);
+}
+
+// Builds a message from pieces; integers are written in decimal. (Appending instead of
+// operator+ also keeps GCC 12 at -O3 from a false -Wrestrict, GCC PR 105329.)
+template <typename... Parts>
+std::string cat(const Parts&... parts) {
+  std::string out;
+  auto add = [&out](const auto& part) {
+    if constexpr (std::is_integral_v<std::decay_t<decltype(part)>>) {
+      out += std::to_string(part);
+    } else {
+      out += std::string_view(part);
+    }
+  };
+  (add(parts), ...);
+  return out;
+}
+
+class Writer {
+ public:
+  explicit Writer(size_t reserve) { out_.reserve(reserve); }
+
+  void u8(uint8_t v) { out_.push_back(v); }
+
+  void varint(uint64_t v) {
+    while (v >= 0x80) {
+      out_.push_back(static_cast<uint8_t>(v | 0x80));
+      v >>= 7;
+    }
+    out_.push_back(static_cast<uint8_t>(v));
+  }
+
+  void raw(const void* data, size_t size) {
+    const auto* p = static_cast<const uint8_t*>(data);
+    out_.insert(out_.end(), p, p + size);
+  }
+
+  void string(std::string_view s) {
+    varint(s.size());
+    raw(s.data(), s.size());
+  }
+
+  Bytes take() { return std::move(out_); }
+
+ private:
+  Bytes out_;
+};
+
+// Reads fields in order; the first problem becomes the error ("<context>: <field> <what>")
+// and every later read fails.
+class Reader {
+ public:
+  Reader(std::span<const uint8_t> in, std::string& error, const char* context)
+      : in_(in), error_(error), context_(context) {
+    error_.clear();
+  }
+
+  // Messages name the entry ("batch entry 3: ...") from here on.
+  void set_entry(size_t index) { entry_ = index; }
+
+  size_t remaining() const { return in_.size() - pos_; }
+
+  bool fail(std::string_view field, const std::string& what) {
+    if (failed_) return false;
+    failed_ = true;
+    error_ = context_;
+    if (entry_ != kNoEntry) error_ += cat(" entry ", entry_);
+    error_ += ": ";
+    error_ += field;
+    if (!what.empty()) {
+      error_ += ' ';
+      error_ += what;
+    }
+    return false;
+  }
+
+  bool u8(std::string_view field, uint8_t& out) {
+    if (failed_) return false;
+    if (remaining() < 1) return fail(field, "truncated");
+    out = in_[pos_++];
+    return true;
+  }
+
+  bool varint(std::string_view field, uint64_t max, uint64_t& out) {
+    if (failed_) return false;
+    uint64_t value = 0;
+    for (size_t i = 0;; ++i) {
+      if (i == kMaxVarintBytes) return fail(field, "varint longer than 10 bytes");
+      if (pos_ >= in_.size()) return fail(field, "truncated");
+      uint8_t byte = in_[pos_++];
+      uint64_t bits = byte & 0x7f;
+      // The tenth byte holds bit 63 only.
+      if (i == kMaxVarintBytes - 1 && bits > 1) return fail(field, "varint overflows 64 bits");
+      value |= bits << (7 * i);
+      if (!(byte & 0x80)) {
+        if (byte == 0 && i > 0) return fail(field, "varint not minimal");
+        break;
+      }
+    }
+    if (value > max) {
+      return fail(field, cat("too large (", value, " > ", max, ")"));
+    }
+    out = value;
+    return true;
+  }
+
+  template <typename T>
+  bool varint_as(std::string_view field, T& out, uint64_t max = std::numeric_limits<T>::max()) {
+    uint64_t value = 0;
+    if (!varint(field, max, value)) return false;
+    out = static_cast<T>(value);
+    return true;
+  }
+
+  bool raw(std::string_view field, void* out, size_t size) {
+    if (failed_) return false;
+    if (remaining() < size) return fail(field, "truncated");
+    std::memcpy(out, in_.data() + pos_, size);
+    pos_ += size;
+    return true;
+  }
+
+  // A length-prefixed byte string of at most `max` bytes; `out` is assigned only once the
+  // length has been checked against both the limit and what is left of the input.
+  template <typename Container>
+  bool string(std::string_view field, size_t max, Container& out) {
+    if (failed_) return false;
+    uint64_t size = 0;
+    if (!varint(field, std::numeric_limits<uint64_t>::max(), size)) return false;
+    if (size > max) {
+      return fail(field, cat("too long (", size, " > ", max, ")"));
+    }
+    if (size > remaining()) {
+      return fail(field, cat("truncated (", size, " bytes declared, ", remaining(), " left)"));
+    }
+    const auto* p = reinterpret_cast<const char*>(in_.data() + pos_);
+    out.assign(p, p + size);
+    pos_ += static_cast<size_t>(size);
+    return true;
+  }
+
+  bool version() {
+    uint8_t v = 0;
+    if (!u8("version", v)) return false;
+    if (v != kCodecVersion) {
+      return fail("version",
+                  cat(unsigned{v}, " unsupported (expected ", unsigned{kCodecVersion}, ")"));
+    }
+    return true;
+  }
+
+  bool flags(std::string_view field, uint8_t known, uint8_t& out) {
+    if (!u8(field, out)) return false;
+    if (out & ~known) return fail(field, cat("has unknown bits (", hex(out & ~known), ")"));
+    return true;
+  }
+
+  bool finish() {
+    if (failed_) return false;
+    entry_ = kNoEntry;
+    if (remaining() != 0) {
+      return fail("trailing garbage", cat("(", remaining(), " bytes)"));
+    }
+    return true;
+  }
+
+  static std::string hex(unsigned v) {
+    static constexpr char kDigits[] = "0123456789abcdef";
+    std::string s = "0x";
+    s += kDigits[(v >> 4) & 0xf];
+    s += kDigits[v & 0xf];
+    return s;
+  }
+
+ private:
+  static constexpr size_t kNoEntry = std::numeric_limits<size_t>::max();
+
+  std::span<const uint8_t> in_;
+  size_t pos_ = 0;
+  std::string& error_;
+  const char* context_;
+  size_t entry_ = kNoEntry;
+  bool failed_ = false;
+};
+
+std::string octal(uint64_t v) {
+  std::string s;
+  do {
+    s.insert(s.begin(), static_cast<char>('0' + (v & 7)));
+    v >>= 3;
+  } while (v != 0);
+  return cat("0", s);
+}
+
+// The name an entry travels under: its path with batch.dir and the '/' after it removed.
+std::string_view leaf_of(const fsio::DirBatch& batch, const fsio::FileEntry& entry) {
+  std::string_view path = entry.path;
+  std::string_view dir = batch.dir;
+  if (!dir.empty()) {
+    if (path.size() <= dir.size() || path.compare(0, dir.size(), dir) != 0 ||
+        path[dir.size()] != '/') {
+      throw std::invalid_argument(
+          cat("encode_batch: entry \"", entry.path, "\" is not inside \"", batch.dir, "\""));
+    }
+    path.remove_prefix(dir.size() + 1);
+  }
+  if (path.find('/') != std::string_view::npos) {
+    throw std::invalid_argument(
+        cat("encode_batch: entry \"", entry.path, "\" is not directly inside \"", batch.dir, "\""));
+  }
+  return path;
+}
+
+bool check_name(Reader& r, std::string_view name, const fsio::DirBatch& batch, bool& seen_root) {
+  if (name.empty()) return r.fail("name", "is empty");
+  if (name.find('\0') != std::string_view::npos) return r.fail("name", "contains NUL");
+  if (name.find('/') != std::string_view::npos) return r.fail("name", "contains '/'");
+  if (name == "..") return r.fail("name", "is \"..\"");
+  if (name == ".") {
+    if (!batch.dir.empty() || batch.complete) {
+      return r.fail("name", "\".\" outside the root batch");
+    }
+    if (seen_root) return r.fail("name", "\".\" repeated");
+    seen_root = true;
+  }
+  size_t path_size = batch.dir.empty() ? name.size() : batch.dir.size() + 1 + name.size();
+  if (path_size > fsio::kMaxPathLength) {
+    return r.fail("path", cat("too long (", path_size, " > ", fsio::kMaxPathLength, ")"));
+  }
+  return true;
+}
+
+bool decode_entry(Reader& r, const fsio::DirBatch& batch, bool& seen_root, fsio::FileEntry& e) {
+  std::string name;
+  if (!r.string("name", fsio::kMaxNameLength, name)) return false;
+  if (!check_name(r, name, batch, seen_root)) return false;
+  e.path = fsio::join_path(batch.dir, name);
+
+  uint8_t kind = 0;
+  if (!r.flags("kind", kEntryTypeMask | kEntrySparse | kEntryDigest | kEntryHardlink, kind)) {
+    return false;
+  }
+  uint8_t type = kind & kEntryTypeMask;
+  if (type >= kTypeCount) return r.fail("type", cat(unsigned{type}, " unknown"));
+  e.type = static_cast<fsio::FileType>(type);
+  e.maybe_sparse = kind & kEntrySparse;
+  e.has_digest = kind & kEntryDigest;
+
+  uint64_t mode = 0;
+  if (!r.varint("mode", std::numeric_limits<uint64_t>::max(), mode)) return false;
+  if (mode > kMaxMode) return r.fail("mode", cat("too large (", octal(mode), " > 07777)"));
+  e.mode = static_cast<uint32_t>(mode);
+  if (!r.varint_as("uid", e.uid) || !r.varint_as("gid", e.gid) || !r.varint_as("size", e.size)) {
+    return false;
+  }
+  if (e.is_device() && !r.varint_as("rdev", e.rdev)) return false;
+  uint64_t sec = 0;
+  if (!r.varint("mtime sec", std::numeric_limits<uint64_t>::max(), sec)) return false;
+  e.mtime.sec = unzigzag(sec);
+  if (!r.varint_as("mtime nsec", e.mtime.nsec, kMaxNsec)) return false;
+  if (!r.varint_as("id", e.id)) return false;
+  if ((kind & kEntryHardlink) &&
+      !r.varint_as("hardlink group", e.hardlink_group, fsio::FileEntry::kNoLink - 1)) {
+    return false;
+  }
+  if (e.has_digest && !r.raw("digest", e.digest.data(), e.digest.size())) return false;
+  if (e.is_symlink()) {
+    if (!r.string("link target", fsio::kMaxPathLength, e.link_target)) return false;
+    if (e.link_target.empty()) return r.fail("link target", "is empty");
+    if (e.link_target.find('\0') != std::string::npos) {
+      return r.fail("link target", "contains NUL");
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+Bytes encode_batch(const fsio::DirBatch& batch) {
+  Writer w(8 + batch.dir.size() + batch.entries.size() * 40);
+  w.u8(kCodecVersion);
+  w.u8(batch.complete ? kBatchComplete : 0);
+  w.string(batch.dir);
+  w.varint(batch.entries.size());
+  for (const fsio::FileEntry& e : batch.entries) {
+    w.string(leaf_of(batch, e));
+    bool hardlink = e.hardlink_group != fsio::FileEntry::kNoLink;
+    uint8_t kind = static_cast<uint8_t>(static_cast<uint8_t>(e.type) & kEntryTypeMask);
+    if (e.maybe_sparse) kind |= kEntrySparse;
+    if (e.has_digest) kind |= kEntryDigest;
+    if (hardlink) kind |= kEntryHardlink;
+    w.u8(kind);
+    w.varint(e.mode);
+    w.varint(e.uid);
+    w.varint(e.gid);
+    w.varint(e.size);
+    if (e.is_device()) w.varint(e.rdev);
+    w.varint(zigzag(e.mtime.sec));
+    w.varint(e.mtime.nsec);
+    w.varint(e.id);
+    if (hardlink) w.varint(e.hardlink_group);
+    if (e.has_digest) w.raw(e.digest.data(), e.digest.size());
+    if (e.is_symlink()) w.string(e.link_target);
+  }
+  return w.take();
+}
+
+std::optional<fsio::DirBatch> decode_batch(std::span<const uint8_t> in, std::string& error) {
+  Reader r(in, error, "batch");
+  fsio::DirBatch batch;
+  uint8_t flags = 0;
+  if (!r.version() || !r.flags("flags", kBatchComplete, flags)) return std::nullopt;
+  batch.complete = flags & kBatchComplete;
+  if (!r.string("dir", fsio::kMaxPathLength, batch.dir)) return std::nullopt;
+  if (!batch.dir.empty() && !fsio::is_safe_relative_path(batch.dir)) {
+    r.fail("dir", "is not a safe relative path");
+    return std::nullopt;
+  }
+  size_t count = 0;
+  if (!r.varint_as("entry count", count, kMaxBatchEntries)) return std::nullopt;
+  // A count is a claim, not a size: reserve only what the input could possibly hold.
+  batch.entries.reserve(std::min(count, r.remaining() / kMinEntryBytes));
+  bool seen_root = false;
+  for (size_t i = 0; i < count; ++i) {
+    r.set_entry(i);
+    fsio::FileEntry& e = batch.entries.emplace_back();
+    if (!decode_entry(r, batch, seen_root, e)) return std::nullopt;
+  }
+  if (!r.finish()) return std::nullopt;
+  return batch;
+}
+
+Bytes encode_request(const engine::ContentRequest& request) {
+  Writer w(8 + request.ids.size() * 4);
+  w.u8(kCodecVersion);
+  w.varint(request.ids.size());
+  for (uint64_t id : request.ids) w.varint(id);
+  return w.take();
+}
+
+std::optional<engine::ContentRequest> decode_request(std::span<const uint8_t> in,
+                                                     std::string& error) {
+  Reader r(in, error, "request");
+  engine::ContentRequest request;
+  size_t count = 0;
+  if (!r.version() || !r.varint_as("id count", count, kMaxRequestIds)) return std::nullopt;
+  request.ids.reserve(std::min(count, r.remaining()));
+  for (size_t i = 0; i < count; ++i) {
+    r.set_entry(i);
+    uint64_t id = 0;
+    if (!r.varint_as("id", id)) return std::nullopt;
+    if (id == 0) {
+      r.fail("id", "is 0");
+      return std::nullopt;
+    }
+    request.ids.push_back(id);
+  }
+  if (!r.finish()) return std::nullopt;
+  return request;
+}
+
+Bytes encode_chunk(const engine::ContentChunk& chunk) {
+  Writer w(48 + chunk.data.size());
+  w.u8(kCodecVersion);
+  w.varint(chunk.id);
+  w.varint(chunk.offset);
+  w.u8(chunk.last ? kChunkLast : 0);
+  w.string(std::string_view(chunk.data.data(), chunk.data.size()));
+  if (chunk.last) w.raw(chunk.digest.data(), chunk.digest.size());
+  return w.take();
+}
+
+std::optional<engine::ContentChunk> decode_chunk(std::span<const uint8_t> in, std::string& error) {
+  Reader r(in, error, "chunk");
+  engine::ContentChunk chunk;
+  uint8_t flags = 0;
+  if (!r.version() || !r.varint_as("id", chunk.id) || !r.varint_as("offset", chunk.offset)) {
+    return std::nullopt;
+  }
+  if (chunk.id == 0) {
+    r.fail("id", "is 0");
+    return std::nullopt;
+  }
+  if (!r.flags("flags", kChunkLast, flags)) return std::nullopt;
+  chunk.last = flags & kChunkLast;
+  if (!r.string("data", kMaxChunkData, chunk.data)) return std::nullopt;
+  if (chunk.data.size() > std::numeric_limits<uint64_t>::max() - chunk.offset) {
+    r.fail("offset", "+ data length overflows 64 bits");
+    return std::nullopt;
+  }
+  if (chunk.last && !r.raw("digest", chunk.digest.data(), chunk.digest.size())) {
+    return std::nullopt;
+  }
+  if (!r.finish()) return std::nullopt;
+  return chunk;
+}
+
+Bytes encode_failed(const engine::ContentFailed& failed) {
+  std::string_view message = failed.message;
+  if (message.size() > kMaxMessageText) message = message.substr(0, kMaxMessageText);
+  Writer w(16 + message.size());
+  w.u8(kCodecVersion);
+  w.varint(failed.id);
+  w.u8(failed.vanished ? kFailedVanished : 0);
+  w.string(message);
+  return w.take();
+}
+
+std::optional<engine::ContentFailed> decode_failed(std::span<const uint8_t> in,
+                                                   std::string& error) {
+  Reader r(in, error, "failed");
+  engine::ContentFailed failed;
+  uint8_t flags = 0;
+  if (!r.version() || !r.varint_as("id", failed.id)) return std::nullopt;
+  if (failed.id == 0) {
+    r.fail("id", "is 0");
+    return std::nullopt;
+  }
+  if (!r.flags("flags", kFailedVanished, flags)) return std::nullopt;
+  failed.vanished = flags & kFailedVanished;
+  if (!r.string("message", kMaxMessageText, failed.message)) return std::nullopt;
+  if (!r.finish()) return std::nullopt;
+  return failed;
+}
+
+}  // namespace arsync::dataplane

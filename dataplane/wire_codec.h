@@ -1,0 +1,41 @@
+// Binary encodings of the data-plane messages (file-list batches, content requests,
+// content chunks, failures), as they travel in frames over SSH and, later, QUIC streams.
+// Every decoder treats its input as hostile: each length is checked against what remains
+// and against a fixed maximum before anything is allocated, and a malformed input gives
+// an error string, never a crash.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "arsync/engine/channel.h"
+#include "fsio/walk_tree.h"
+
+namespace arsync::dataplane {
+
+inline constexpr uint8_t kCodecVersion = 1;
+inline constexpr size_t kMaxBatchEntries = 1 << 20;     // entries in one DirBatch
+inline constexpr size_t kMaxRequestIds = 1 << 16;       // ids in one ContentRequest
+inline constexpr size_t kMaxChunkData = 4 << 20;        // bytes in one ContentChunk
+inline constexpr size_t kMaxMessageText = 4096;         // ContentFailed::message
+
+using Bytes = std::vector<uint8_t>;
+
+Bytes encode_batch(const fsio::DirBatch& batch);
+std::optional<fsio::DirBatch> decode_batch(std::span<const uint8_t> in, std::string& error);
+
+Bytes encode_request(const engine::ContentRequest& request);
+std::optional<engine::ContentRequest> decode_request(std::span<const uint8_t> in,
+                                                     std::string& error);
+
+Bytes encode_chunk(const engine::ContentChunk& chunk);
+std::optional<engine::ContentChunk> decode_chunk(std::span<const uint8_t> in, std::string& error);
+
+Bytes encode_failed(const engine::ContentFailed& failed);
+std::optional<engine::ContentFailed> decode_failed(std::span<const uint8_t> in,
+                                                   std::string& error);
+
+}  // namespace arsync::dataplane
