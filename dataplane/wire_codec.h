@@ -17,10 +17,10 @@
 namespace arsync::dataplane {
 
 inline constexpr uint8_t kCodecVersion = 1;
-inline constexpr size_t kMaxBatchEntries = 1 << 20;     // entries in one DirBatch
-inline constexpr size_t kMaxRequestIds = 1 << 16;       // ids in one ContentRequest
-inline constexpr size_t kMaxChunkData = 4 << 20;        // bytes in one ContentChunk
-inline constexpr size_t kMaxMessageText = 4096;         // ContentFailed::message
+inline constexpr size_t kMaxBatchEntries = 1 << 20;  // entries in one DirBatch
+inline constexpr size_t kMaxRequestIds = 1 << 16;    // ids in one ContentRequest
+inline constexpr size_t kMaxChunkData = 4 << 20;     // bytes in one ContentChunk
+inline constexpr size_t kMaxMessageText = 4096;      // ContentFailed::message
 
 using Bytes = std::vector<uint8_t>;
 
@@ -35,7 +35,6 @@ Bytes encode_chunk(const engine::ContentChunk& chunk);
 std::optional<engine::ContentChunk> decode_chunk(std::span<const uint8_t> in, std::string& error);
 
 Bytes encode_failed(const engine::ContentFailed& failed);
-std::optional<engine::ContentFailed> decode_failed(std::span<const uint8_t> in,
-                                                   std::string& error);
+std::optional<engine::ContentFailed> decode_failed(std::span<const uint8_t> in, std::string& error);
 
 }  // namespace arsync::dataplane
