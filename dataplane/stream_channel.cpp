@@ -32,7 +32,12 @@ void StreamChannelBase::fail(const std::string& message) {
 
 void StreamChannelBase::read_loop() {
   try {
-    while (auto frame = reader_.next()) on_frame(*frame);
+    bool more = true;
+    while (more) {
+      auto frame = reader_.next();
+      if (!frame) throw control::FrameError("the peer closed the stream during the transfer");
+      more = on_frame(*frame);
+    }
   } catch (const std::exception& e) {
     fail(e.what());
   }
@@ -75,21 +80,20 @@ void StreamSenderChannel::send_content(engine::ContentMessage&& message) {
 
 void StreamSenderChannel::end_content() {
   writer_.write(FrameType::content_end, {});
-  writer_.close();
 }
 
-void StreamSenderChannel::on_frame(Frame& frame) {
+bool StreamSenderChannel::on_frame(Frame& frame) {
   std::string error;
   switch (frame.type) {
     case FrameType::request:
       if (auto request = decode_request(frame.payload, error)) {
         requests_.push(std::move(*request));
-        return;
+        return true;
       }
       break;
     case FrameType::requests_end:
       requests_.close();
-      return;
+      return false;
     default:
       error = "unexpected frame type " + std::to_string(static_cast<int>(frame.type)) +
               " from the receiver";
@@ -123,44 +127,49 @@ void StreamReceiverChannel::request(engine::ContentRequest request) {
 
 void StreamReceiverChannel::end_requests() {
   writer_.write(FrameType::requests_end, {});
-  writer_.close();
 }
 
 std::optional<engine::ContentMessage> StreamReceiverChannel::next_content() {
   return content_.pop();
 }
 
-void StreamReceiverChannel::on_frame(Frame& frame) {
+bool StreamReceiverChannel::on_frame(Frame& frame) {
   std::string error;
   switch (frame.type) {
     case FrameType::list_batch:
+      if (list_ended_) break;
       if (auto batch = decode_batch(frame.payload, error)) {
         batches_.push(std::move(*batch));
-        return;
+        return true;
       }
       break;
     case FrameType::list_end:
+      list_ended_ = true;
       batches_.close();
-      return;
+      return !content_ended_;
     case FrameType::content_chunk:
+      if (content_ended_) break;
       if (auto chunk = decode_chunk(frame.payload, error)) {
         content_.push(std::move(*chunk));
-        return;
+        return true;
       }
       break;
     case FrameType::content_failed:
+      if (content_ended_) break;
       if (auto failed = decode_failed(frame.payload, error)) {
         content_.push(std::move(*failed));
-        return;
+        return true;
       }
       break;
     case FrameType::content_end:
+      content_ended_ = true;
       content_.close();
-      return;
+      return !list_ended_;
     default:
-      error = "unexpected frame type " + std::to_string(static_cast<int>(frame.type)) +
-              " from the sender";
       break;
+  }
+  if (error.empty()) {
+    error = "unexpected frame type " + std::to_string(static_cast<int>(frame.type));
   }
   throw control::FrameError("malformed data from the sender: " + error);
 }

@@ -1,6 +1,8 @@
 // The engine's channel carried as frames over one byte stream (an SSH exec channel, or a
 // helper's stdin/stdout). One side runs the sender, the other the receiver; a reader thread
-// turns incoming frames back into the engine's messages.
+// turns incoming frames back into the engine's messages. The data phase ends with end
+// frames, not by closing the stream: the session's closing control messages follow on the
+// same stream.
 #pragma once
 
 #include <atomic>
@@ -28,7 +30,8 @@ class StreamChannelBase {
   void start_reader();
   void stop_reader();
   void fail(const std::string& message);
-  virtual void on_frame(control::Frame& frame) = 0;
+  // Returns false after the last frame this side expects in the data phase.
+  virtual bool on_frame(control::Frame& frame) = 0;
   virtual void on_end() = 0;  // the stream ended or failed: release every waiting reader
 
   control::FrameWriter writer_;
@@ -56,7 +59,7 @@ class StreamSenderChannel final : public engine::SenderChannel, public StreamCha
   void end_content() override;
 
  private:
-  void on_frame(control::Frame& frame) override;
+  bool on_frame(control::Frame& frame) override;
   void on_end() override;
 
   engine::BlockingQueue<engine::ContentRequest> requests_;
@@ -74,9 +77,11 @@ class StreamReceiverChannel final : public engine::ReceiverChannel, public Strea
   std::optional<engine::ContentMessage> next_content() override;
 
  private:
-  void on_frame(control::Frame& frame) override;
+  bool on_frame(control::Frame& frame) override;
   void on_end() override;
 
+  bool list_ended_ = false;
+  bool content_ended_ = false;
   // Unbounded: the reader thread must never wait here, or content frames queued behind a
   // batch could never reach the receiver that is waiting for them. The sender's writes are
   // paced by the stream itself.

@@ -15,10 +15,7 @@
 #include "arsync/engine/cancel.h"
 #include "arsync/engine/local_sync.h"
 #include "arsync/engine/report.h"
-#include "arsync/engine/worker_pool.h"
 #include "fsio/temp_file.h"
-
-#include <tbb/global_control.h>
 
 namespace {
 
@@ -113,8 +110,5 @@ int run(int argc, char** argv) {
 int main(int argc, char** argv) {
   std::setlocale(LC_CTYPE, "");
   start_signal_thread();
-  // Room for both pools (the sender's openers and the receiver's copies) at once.
-  tbb::global_control parallelism(tbb::global_control::max_allowed_parallelism,
-                                  2 * static_cast<size_t>(engine::WorkerPool::default_threads()));
   return run(argc, argv);
 }

@@ -424,6 +424,11 @@ class Receiver {
       request.ids.reserve(end - start);
       std::unique_lock lock(mutex_);
       idle_.wait(lock, [&] { return in_flight_ + static_cast<int>(end - start) <= kMaxInFlight; });
+      if (content_closed_) {
+        lock.unlock();
+        for (size_t i = start; i < end; ++i) report_not_received(files[i]);
+        continue;
+      }
       for (size_t i = start; i < end; ++i) {
         uint64_t id = files[i].entry.id;
         request.ids.push_back(id);
@@ -458,14 +463,19 @@ class Receiver {
     chunks_.clear();  // discards their temporary files
     {
       std::lock_guard lock(mutex_);
+      content_closed_ = true;  // and so later requests fail at once (see request())
       for (auto& [id, file] : pending_) lost.push_back(std::move(file));
       pending_.clear();
     }
     for (auto& file : lost) {
-      report_.error_message("arsync: \"" + escape_name(file.entry.path) +
-                            "\" was not received: the sender stopped");
+      report_not_received(file);
       complete_one();
     }
+  }
+
+  void report_not_received(const PendingFile& file) {
+    report_.error_message("arsync: \"" + escape_name(file.entry.path) +
+                          "\" was not received: the sender stopped");
   }
 
   void receive_content() {
@@ -670,6 +680,7 @@ class Receiver {
   std::mutex mutex_;
   std::condition_variable idle_;
   int in_flight_ = 0;
+  bool content_closed_ = false;  // the content stream ended: nothing more will arrive
   std::unordered_map<uint64_t, PendingFile> pending_;
   std::unordered_map<uint64_t, ChunkState> chunks_;  // content thread only
   WorkerPool copies_;  // copies, and the per-entry probes of large batches

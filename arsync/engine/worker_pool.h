@@ -8,6 +8,7 @@
 #include <thread>
 
 #include <tbb/blocked_range.h>
+#include <tbb/global_control.h>
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 #include <tbb/task_group.h>
@@ -22,7 +23,12 @@ class WorkerPool {
     return static_cast<int>(std::max(4u, 2 * std::thread::hardware_concurrency()));
   }
 
-  explicit WorkerPool(int threads = default_threads()) : arena_(threads, 0) {}
+  explicit WorkerPool(int threads = default_threads()) : arena_(threads, 0) {
+    // TBB's default worker count is the core count less one; raise it once per process
+    // so that the arenas can fill.
+    static tbb::global_control workers(tbb::global_control::max_allowed_parallelism,
+                                       2 * static_cast<size_t>(default_threads()));
+  }
   // Tasks report their own errors; one that throws is a bug, and terminates here.
   ~WorkerPool() noexcept { wait(); }
   WorkerPool(const WorkerPool&) = delete;
