@@ -14,6 +14,7 @@ bool is_known_frame_type(uint8_t type) {
     case FrameType::content_chunk:
     case FrameType::content_failed:
     case FrameType::content_end:
+    case FrameType::list_batch_part:
       return true;
   }
   return false;

@@ -27,6 +27,7 @@ enum class FrameType : uint8_t {
   content_chunk = 0x14,  // data plane: one encoded ContentChunk
   content_failed = 0x15,
   content_end = 0x16,
+  list_batch_part = 0x17,  // data plane: part of a directory too large for one frame
 };
 
 struct Frame {

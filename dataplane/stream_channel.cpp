@@ -56,6 +56,29 @@ StreamSenderChannel::~StreamSenderChannel() {
 }
 
 void StreamSenderChannel::send_batch(fsio::DirBatch&& batch) {
+  // A huge directory goes out as parts (never marked complete) and a final batch that
+  // carries the real flag; the receiving channel joins them, so --delete sees it whole.
+  // 16384 entries of at most 4 KiB of names and targets each could still pass a frame, so
+  // the part is halved until it fits.
+  size_t start = 0;
+  while (batch.entries.size() - start > kEntriesPerFrame) {
+    size_t count = kEntriesPerFrame;
+    for (;;) {
+      fsio::DirBatch part;
+      part.dir = batch.dir;
+      part.entries.assign(std::make_move_iterator(batch.entries.begin() + start),
+                          std::make_move_iterator(batch.entries.begin() + start + count));
+      Bytes encoded = encode_batch(part);
+      if (encoded.size() < control::kMaxFrame || count == 1) {
+        writer_.write(FrameType::list_batch_part, encoded);
+        break;
+      }
+      std::move(part.entries.begin(), part.entries.end(), batch.entries.begin() + start);
+      count /= 2;
+    }
+    start += count;
+  }
+  batch.entries.erase(batch.entries.begin(), batch.entries.begin() + start);
   writer_.write(FrameType::list_batch, encode_batch(batch));
 }
 
@@ -136,10 +159,11 @@ std::optional<engine::ContentMessage> StreamReceiverChannel::next_content() {
 bool StreamReceiverChannel::on_frame(Frame& frame) {
   std::string error;
   switch (frame.type) {
+    case FrameType::list_batch_part:
     case FrameType::list_batch:
       if (list_ended_) break;
       if (auto batch = decode_batch(frame.payload, error)) {
-        batches_.push(std::move(*batch));
+        if (!join_part(*batch, frame.type == FrameType::list_batch_part, error)) break;
         return true;
       }
       break;
@@ -172,6 +196,35 @@ bool StreamReceiverChannel::on_frame(Frame& frame) {
     error = "unexpected frame type " + std::to_string(static_cast<int>(frame.type));
   }
   throw control::FrameError("malformed data from the sender: " + error);
+}
+
+bool StreamReceiverChannel::join_part(fsio::DirBatch& batch, bool more, std::string& error) {
+  if (partial_) {
+    if (batch.dir != partial_->dir) {
+      error = "parts of directory \"" + partial_->dir + "\" interrupted by another directory";
+      return false;
+    }
+    if (partial_->entries.size() + batch.entries.size() > kMaxDirEntries) {
+      error = "directory \"" + batch.dir + "\" has too many entries";
+      return false;
+    }
+    partial_->entries.insert(partial_->entries.end(),
+                             std::make_move_iterator(batch.entries.begin()),
+                             std::make_move_iterator(batch.entries.end()));
+    partial_->complete = batch.complete;
+  } else {
+    partial_ = std::move(batch);
+  }
+  if (more) {
+    if (partial_->complete) {
+      error = "a part of a directory's batch is marked complete";
+      return false;
+    }
+    return true;
+  }
+  batches_.push(std::move(*partial_));
+  partial_.reset();
+  return true;
 }
 
 void StreamReceiverChannel::on_end() {

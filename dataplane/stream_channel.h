@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -18,6 +19,10 @@ namespace arsync::dataplane {
 
 // Content is sent in pieces of this size.
 inline constexpr size_t kStreamChunk = 256 * 1024;
+// A directory's batch is cut into parts of at most this many entries per frame.
+inline constexpr size_t kEntriesPerFrame = 16384;
+// A directory with more entries than this is refused (bounds the receiver's memory).
+inline constexpr size_t kMaxDirEntries = 16u << 20;
 
 class StreamChannelBase {
  public:
@@ -79,7 +84,10 @@ class StreamReceiverChannel final : public engine::ReceiverChannel, public Strea
  private:
   bool on_frame(control::Frame& frame) override;
   void on_end() override;
+  bool join_part(fsio::DirBatch& batch, bool more, std::string& error);
 
+  // Parts of one directory's batch that did not fit in a frame, joined before delivery.
+  std::optional<fsio::DirBatch> partial_;
   bool list_ended_ = false;
   bool content_ended_ = false;
   // Unbounded: the reader thread must never wait here, or content frames queued behind a

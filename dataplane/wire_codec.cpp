@@ -182,7 +182,8 @@ class Reader {
   }
 
   // A length-prefixed byte string of at most `max` bytes; `out` is assigned only once the
-  // length has been checked against both the limit and what is left of the input.
+  // length has been checked against both the limit and what is left of the input. A
+  // std::string_view `out` points into the input.
   template <typename Container>
   bool string(std::string_view field, size_t max, Container& out) {
     if (failed_) return false;
@@ -195,7 +196,7 @@ class Reader {
       return fail(field, cat("truncated (", size, " bytes declared, ", remaining(), " left)"));
     }
     const auto* p = reinterpret_cast<const char*>(in_.data() + pos_);
-    out.assign(p, p + size);
+    out = Container(p, p + size);
     pos_ += static_cast<size_t>(size);
     return true;
   }
@@ -292,7 +293,7 @@ bool check_name(Reader& r, std::string_view name, const fsio::DirBatch& batch, b
 }
 
 bool decode_entry(Reader& r, const fsio::DirBatch& batch, bool& seen_root, fsio::FileEntry& e) {
-  std::string name;
+  std::string_view name;
   if (!r.string("name", fsio::kMaxNameLength, name)) return false;
   if (!check_name(r, name, batch, seen_root)) return false;
   e.path = fsio::join_path(batch.dir, name);

@@ -51,6 +51,7 @@ class StreamChannelTest : public ::testing::Test {
   engine::SyncOptions archive() const {
     engine::SyncOptions o;
     o.recursive = o.links = o.perms = o.times = true;
+    o.del = del_;
     return o;
   }
 
@@ -80,6 +81,7 @@ class StreamChannelTest : public ::testing::Test {
   }
 
   fs::path base_;
+  bool del_ = false;
   std::unique_ptr<control::FdStream> sender_end_, receiver_end_;
 };
 
@@ -98,6 +100,24 @@ TEST_F(StreamChannelTest, TreeArrivesIntactOverFrames) {
   EXPECT_EQ(read_file(base_ / "dst/d/e/small"), "small");
   EXPECT_TRUE(fs::exists(base_ / "dst/d/empty"));
   EXPECT_EQ(fs::read_symlink(base_ / "dst/link"), "d/e/small");
+}
+
+TEST_F(StreamChannelTest, DirectoryLargerThanOneFrameArrivesWholeAndDeleteSeesAllOfIt) {
+  const size_t files = kEntriesPerFrame + kEntriesPerFrame / 2;  // two parts
+  for (size_t i = 0; i < files; ++i) {
+    std::ofstream(base_ / "src" / ("f" + std::to_string(i)));
+  }
+  write_file(base_ / "dst/extra", "not in the source");
+  write_file(base_ / "dst/f7", "stale");
+  del_ = true;
+  std::string error;
+  EXPECT_EQ(receive([&](control::ByteStream& s) { run_real_sender(s); }, error), 0);
+  EXPECT_EQ(error, "");
+  EXPECT_FALSE(fs::exists(base_ / "dst/extra"));
+  EXPECT_EQ(read_file(base_ / "dst/f7"), "");
+  EXPECT_EQ(static_cast<size_t>(
+                std::distance(fs::directory_iterator(base_ / "dst"), fs::directory_iterator())),
+            files);
 }
 
 TEST_F(StreamChannelTest, GarbageFromThePeerEndsTheRunWithAnErrorNotAHang) {
