@@ -1,5 +1,6 @@
 #include "control/byte_stream.h"
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -21,10 +22,18 @@ bool is_socket(int fd) {
   return ::fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
+// Waits until `fd` is ready for `events`, after a non-blocking fd said EAGAIN.
+void wait_until_ready(int fd, short events) {
+  pollfd p{fd, events, 0};
+  while (::poll(&p, 1, -1) < 0) {
+    if (errno != EINTR) fail("poll");
+  }
+}
+
 }  // namespace
 
 FdStream::FdStream(int read_fd, int write_fd, bool owns)
-    : read_fd_(read_fd), write_fd_(write_fd), owns_(owns) {}
+    : read_fd_(read_fd), write_fd_(write_fd), owns_(owns), write_is_socket_(is_socket(write_fd)) {}
 
 FdStream::~FdStream() {
   if (!owns_) return;
@@ -36,16 +45,27 @@ size_t FdStream::read_some(void* buf, size_t n) {
   for (;;) {
     ssize_t got = ::read(read_fd_, buf, n);
     if (got >= 0) return static_cast<size_t>(got);
-    if (errno != EINTR) fail("read");
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      wait_until_ready(read_fd_, POLLIN);
+    } else if (errno != EINTR) {
+      fail("read");
+    }
   }
 }
 
 void FdStream::write_all(const void* buf, size_t n) {
+  // After close_write the fd number may already belong to some other file.
+  if (write_closed_) throw std::logic_error("FdStream::write_all after close_write");
   const char* p = static_cast<const char*>(buf);
   while (n > 0) {
-    ssize_t put = ::write(write_fd_, p, n);
+    ssize_t put =
+        write_is_socket_ ? ::send(write_fd_, p, n, MSG_NOSIGNAL) : ::write(write_fd_, p, n);
     if (put < 0) {
       if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        wait_until_ready(write_fd_, POLLOUT);
+        continue;
+      }
       fail("write");
     }
     p += put;

@@ -16,7 +16,9 @@ class ByteStream {
   virtual void close_write() = 0;
 };
 
-// Over a read fd and a write fd (which may be the same socket).
+// Over a read fd and a write fd (which may be the same socket). EINTR is retried, and on a
+// non-blocking fd EAGAIN waits in poll(). Writes to a socket never raise SIGPIPE (a vanished
+// peer is an exception instead); writes to a pipe do unless the program ignores SIGPIPE.
 class FdStream final : public ByteStream {
  public:
   FdStream(int read_fd, int write_fd, bool owns);
@@ -32,6 +34,7 @@ class FdStream final : public ByteStream {
   int read_fd_;
   int write_fd_;
   bool owns_;
+  bool write_is_socket_;
   bool write_closed_ = false;
 };
 
