@@ -319,6 +319,7 @@ FilterRules::Matcher FilterRules::make_matcher(Program program, Where where, std
 void FilterRules::add(Kind kind, std::string_view pattern) {
   if (pattern == "!") {
     rules_.clear();
+    texts_.clear();
     return;
   }
   if (pattern.starts_with("+ ")) {
@@ -329,6 +330,7 @@ void FilterRules::add(Kind kind, std::string_view pattern) {
     pattern.remove_prefix(2);
   }
   if (pattern.empty()) return;
+  texts_.push_back((kind == Kind::include ? "+ " : "- ") + std::string(pattern));
 
   Rule rule;
   rule.include = kind == Kind::include;

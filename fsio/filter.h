@@ -35,7 +35,12 @@ class FilterRules {
 
   bool empty() const { return rules_.empty(); }
 
+  // The rules in force, each as "+ PATTERN" or "- PATTERN": what add() rebuilds them from on
+  // the other side of a connection.
+  const std::vector<std::string>& rule_texts() const { return texts_; }
+
  private:
+  std::vector<std::string> texts_;
   // A pattern is compiled once, in add(), into a list of tokens; matching walks that list
   // against the text with at most two resumption points (the latest '*' and the latest
   // "**"), so it never recurses and allocates nothing.

@@ -1,19 +1,41 @@
-// arsync-helper: the remote side of an arsync session, started by sshd.
-// Until the SSH control plane lands it only identifies itself, so that a client can tell a
-// helper that exists from one that does not.
+// arsync-helper: the remote side of an arsync session, started by sshd, either as the
+// command the client asked for or as a ForceCommand from authorized_keys.
+#include <clocale>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "control/byte_stream.h"
+#include "helper/confinement.h"
+#include "helper/server.h"
 
 int main(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--version") == 0) {
-      std::printf("arsync-helper %s\n", ARSYNC_VERSION);
-      return 0;
-    }
+  using namespace arsync::helper;
+  std::setlocale(LC_CTYPE, "");
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.size() == 1 && args[0] == "--version") {
+    std::printf("arsync-helper %s\n", ARSYNC_VERSION);
+    return 0;
   }
-  std::fprintf(stderr,
-               "arsync-helper %s: the remote protocol is not available in this version; "
-               "only --version is supported\n",
-               ARSYNC_VERSION);
-  return 1;
+  Confinement confinement;
+  try {
+    Confinement forced = parse_flags(args);
+    const char* original = std::getenv("SSH_ORIGINAL_COMMAND");
+    confinement = effective_confinement(
+        forced, original ? std::optional<std::string>(original) : std::nullopt);
+  } catch (const RefusedError& e) {
+    std::fprintf(stderr, "arsync-helper: %s\n", e.what());
+    return 1;
+  }
+  if (!confinement.server) {
+    std::fprintf(stderr,
+                 "arsync-helper: this program is started by arsync over SSH "
+                 "(arsync-helper --server)\n");
+    return 1;
+  }
+  arsync::control::FdStream stream(0, 1, false);
+  return serve_session(stream, confinement);
 }

@@ -101,6 +101,10 @@ CommandLine parse_command_line(int argc, char** argv) {
   app.add_flag("-i,--itemize-changes", o.itemize, "output a change-summary for all updates");
   app.add_flag("--stats", o.stats, "give some file-transfer stats");
   app.add_flag("--mkpath", cmd.mkpath, "create the destination's path component");
+  app.add_option("-e,--rsh", cmd.rsh, "the ssh command line to emulate (ssh -p -i -l -o -F)");
+  app.add_option("--helper", cmd.helper_path, "the helper program on the remote side");
+  app.add_flag("--accept-new-host-key", cmd.accept_new_host_key,
+               "trust and record the key of a host not yet in known_hosts");
   bool sparse = false;  // holes are always kept; accepted for rsync scripts
   app.add_flag("-S,--sparse", sparse, "keep sparse files sparse (always on)");
   app.add_flag("--no-D", no_d, "turn off --devices and --specials");

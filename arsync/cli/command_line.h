@@ -21,6 +21,9 @@ struct CommandLine {
   std::vector<std::string> sources;
   std::string destination;
   bool mkpath = false;
+  std::string rsh;                            // -e: "ssh -p PORT -i KEY ..."
+  std::string helper_path = "arsync-helper";  // --helper: the program on the remote side
+  bool accept_new_host_key = false;
   bool show_help = false;
   bool show_version = false;
   std::string help_text;

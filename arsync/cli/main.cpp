@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "arsync/cli/command_line.h"
+#include "arsync/cli/remote_sync.h"
 #include "arsync/cli/summary.h"
 #include "arsync/cli/transfer_plan.h"
 #include "arsync/engine/cancel.h"
@@ -61,18 +62,7 @@ int run(int argc, char** argv) {
     std::printf("arsync %s\n", ARSYNC_VERSION);
     return 0;
   }
-  for (const auto& path : cmd.sources) {
-    if (cli::looks_remote(path)) {
-      std::fprintf(stderr, "arsync: \"%s\" is a remote path; this build syncs local paths only\n",
-                   path.c_str());
-      return engine::kExitSyntax;
-    }
-  }
-  if (cli::looks_remote(cmd.destination)) {
-    std::fprintf(stderr, "arsync: \"%s\" is a remote path; this build syncs local paths only\n",
-                 cmd.destination.c_str());
-    return engine::kExitSyntax;
-  }
+  if (cli::is_remote_transfer(cmd)) return cli::sync_remote(cmd);
 
   auto start = std::chrono::steady_clock::now();
   engine::Report report(cmd.output);

@@ -38,13 +38,6 @@ void make_dirs(const std::string& path) {
 
 }  // namespace
 
-bool looks_remote(const std::string& arg) {
-  size_t colon = arg.find(':');
-  if (colon == std::string::npos || colon == 0) return false;
-  size_t slash = arg.find('/');
-  return slash == std::string::npos || colon < slash;
-}
-
 TransferPlan plan_transfer(const std::vector<std::string>& sources, const std::string& dest,
                            bool dry_run, bool mkpath) {
   TransferPlan plan;

@@ -28,7 +28,4 @@ struct PlanError {
 TransferPlan plan_transfer(const std::vector<std::string>& sources, const std::string& dest,
                            bool dry_run, bool mkpath);
 
-// "host:path" or "user@host:path": a remote path, which this build cannot reach.
-bool looks_remote(const std::string& arg);
-
 }  // namespace arsync::cli

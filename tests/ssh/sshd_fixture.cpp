@@ -112,7 +112,6 @@ struct ProcessInfo {
   pid_t pid = 0;
   pid_t ppid = 0;
   std::string name;  // comm
-  bool zombie = false;
 };
 
 // Every process, from /proc/PID/stat: "pid (comm) state ppid ...".
@@ -132,13 +131,12 @@ std::vector<ProcessInfo> list_processes() {
     std::istringstream fields(stat.substr(close + 1));
     std::string state;
     if (!(fields >> state >> info.ppid)) continue;
-    info.zombie = state == "Z";
     out.push_back(std::move(info));
   }
   return out;
 }
 
-// The listeners of the fixtures alive in this process: as a subreaper it is their parent too.
+// The sshd listeners of the fixtures alive in this process, all children of this process.
 std::mutex listeners_mutex;
 std::set<pid_t> listeners;
 
@@ -234,7 +232,8 @@ SshdFixture::SshdFixture(const std::string& forced_command, const std::string& e
                "[" + host_ + "]:" + std::to_string(port_) + " " + host_public_key_ + "\n");
   } catch (...) {
     stop_sshd();
-    fs::remove_all(dir_);
+    std::error_code ignored;
+    fs::remove_all(dir_, ignored);
     throw;
   }
 }

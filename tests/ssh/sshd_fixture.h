@@ -1,6 +1,11 @@
 // A real OpenSSH server on 127.0.0.1 for tests, with throwaway keys and its own config, port,
 // authorized_keys and known_hosts in a temporary directory. Needs root (sshd's privilege
 // separation) and /usr/sbin/sshd: check unavailable_reason() first and skip without them.
+//
+// sshd runs in the foreground (-D) as a child of the thread that made the fixture and gets
+// SIGTERM when that thread ends, so even a test killed on timeout leaves no sshd running.
+// The fixture makes this process a child subreaper (PR_SET_CHILD_SUBREAPER) so that it can
+// reap sshd's connection processes too.
 #pragma once
 
 #include <sys/types.h>

@@ -1,0 +1,227 @@
+#include "arsync/cli/remote_sync.h"
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <string_view>
+#include <thread>
+
+#include "arsync/cli/summary.h"
+#include "arsync/cli/transfer_plan.h"
+#include "arsync/engine/receiver.h"
+#include "arsync/engine/report.h"
+#include "arsync/engine/sender.h"
+#include "control/session_messages.h"
+#include "control/ssh_session.h"
+#include "dataplane/stream_channel.h"
+
+namespace arsync::cli {
+namespace {
+
+constexpr int kExitSsh = 255;
+constexpr int kExitProtocol = 12;
+constexpr int kExitHelperMissing = 127;
+
+struct Plan {
+  control::Direction direction = control::Direction::push;
+  control::RemoteSpec remote;
+  std::vector<std::string> remote_paths;  // pull: sources on the remote side
+  std::vector<std::string> local_paths;   // push: sources here
+};
+
+Plan make_plan(const CommandLine& cmd) {
+  Plan plan;
+  auto dest = control::parse_remote_spec(cmd.destination);
+  std::optional<control::RemoteSpec> first_remote_source;
+  for (const auto& src : cmd.sources) {
+    auto spec = control::parse_remote_spec(src);
+    if (spec && dest) throw UsageError("both source and destination are remote");
+    if (spec) {
+      if (first_remote_source &&
+          (spec->host != first_remote_source->host || spec->user != first_remote_source->user))
+        throw UsageError("all remote sources must be on the same host");
+      if (!first_remote_source) first_remote_source = spec;
+      plan.remote_paths.push_back(spec->path);
+    } else {
+      plan.local_paths.push_back(src);
+    }
+  }
+  if (dest) {
+    plan.direction = control::Direction::push;
+    plan.remote = *dest;
+    plan.remote_paths = {dest->path.empty() ? std::string(".") : dest->path};
+  } else {
+    if (!plan.local_paths.empty()) throw UsageError("cannot mix local and remote sources");
+    plan.direction = control::Direction::pull;
+    plan.remote = *first_remote_source;
+  }
+  return plan;
+}
+
+// Shows the helper's stderr as it arrives, each line prefixed with the host.
+class StderrRelay {
+ public:
+  StderrRelay(control::SshExecChannel& channel, std::string host)
+      : channel_(channel), host_(std::move(host)), thread_([this] { run(); }) {}
+  ~StderrRelay() { stop(); }
+  void stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    flush_partial();
+  }
+  std::string text() const { return all_; }
+
+ private:
+  void run() {
+    char buf[4096];
+    while (!stop_) {
+      size_t n = channel_.read_stderr_some(buf, sizeof buf, std::chrono::milliseconds(50));
+      if (n == 0) {
+        if (channel_.stderr_ended()) return;
+        continue;
+      }
+      pending_.append(buf, n);
+      all_.append(buf, n);
+      for (size_t nl; (nl = pending_.find('\n')) != std::string::npos;) {
+        std::fprintf(stderr, "%s: %s\n", host_.c_str(), pending_.substr(0, nl).c_str());
+        pending_.erase(0, nl + 1);
+      }
+    }
+  }
+  void flush_partial() {
+    if (!pending_.empty()) std::fprintf(stderr, "%s: %s\n", host_.c_str(), pending_.c_str());
+    pending_.clear();
+  }
+
+  control::SshExecChannel& channel_;
+  std::string host_;
+  std::string pending_, all_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+int worse(int a, int b) {
+  if (a == 0) return b;
+  if (b == 0) return a;
+  return a == engine::kExitVanished ? b : a;
+}
+
+}  // namespace
+
+bool is_remote_transfer(const CommandLine& cmd) {
+  try {
+    if (control::parse_remote_spec(cmd.destination)) return true;
+    for (const auto& s : cmd.sources)
+      if (control::parse_remote_spec(s)) return true;
+  } catch (const std::invalid_argument&) {
+    return true;  // malformed remote syntax: sync_remote reports it
+  }
+  return false;
+}
+
+int sync_remote(const CommandLine& cmd) {
+  Plan plan;
+  control::RshCommand rsh;
+  try {
+    plan = make_plan(cmd);
+    if (!cmd.rsh.empty()) rsh = control::parse_rsh_command(cmd.rsh);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "arsync: %s (see 'arsync --help')\n", e.what());
+    return engine::kExitSyntax;
+  }
+  control::SshTarget target = rsh.target;
+  target.host = plan.remote.host;
+  if (!plan.remote.user.empty()) target.user = plan.remote.user;
+  control::SshOptions ssh_options = rsh.options;
+  if (cmd.accept_new_host_key) ssh_options.accept_new_host_key = true;
+
+  // The destination of a pull is prepared first, as in local mode.
+  TransferPlan local_dest;
+  if (plan.direction == control::Direction::pull) {
+    try {
+      local_dest = plan_transfer({}, cmd.destination, cmd.sync.dry_run, cmd.mkpath);
+    } catch (const PlanError& e) {
+      std::fprintf(stderr, "%s\n", e.message.c_str());
+      return e.exit_code;
+    }
+  }
+
+  std::optional<control::SshSession> session;
+  try {
+    session.emplace(control::SshSession::connect(target, ssh_options));
+  } catch (const control::SshError& e) {
+    std::fprintf(stderr, "arsync: %s\n", e.what());
+    return kExitSsh;
+  }
+  std::string command = cmd.helper_path + " --server";
+  control::SshExecChannel channel = session->exec(command);
+  StderrRelay relay(channel, plan.remote.host);
+  control::FrameReader reader(channel);
+  control::FrameWriter writer(channel);
+
+  engine::Report report(cmd.output);
+  auto start_time = std::chrono::steady_clock::now();
+  try {
+    control::send_control(writer, control::make_hello());
+    control::accept_hello(control::receive_control(reader, "hello-ack"), "hello-ack");
+  } catch (const std::exception& e) {
+    relay.stop();
+    auto status = channel.exit_status();
+    if (status && *status == kExitHelperMissing) {
+      std::fprintf(stderr, "arsync: %s not found on %s (see --helper)\n", cmd.helper_path.c_str(),
+                   plan.remote.host.c_str());
+      return kExitHelperMissing;
+    }
+    std::fprintf(stderr, "arsync: %s: %s\n", plan.remote.host.c_str(), e.what());
+    return kExitProtocol;
+  }
+  try {
+    control::SyncStart start;
+    start.direction = plan.direction;
+    start.paths = plan.remote_paths;
+    start.options = cmd.sync;
+    control::send_control(writer, control::make_sync_start(start));
+    control::receive_control(reader, "sync_ready");
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "arsync: %s refused the transfer: %s\n", plan.remote.host.c_str(),
+                 e.what());
+    return engine::kExitStartClient;
+  }
+
+  std::string protocol_error;
+  if (plan.direction == control::Direction::push) {
+    std::vector<fsio::SourceSpec> sources;
+    for (const auto& p : plan.local_paths) sources.push_back({p, {}});
+    dataplane::StreamSenderChannel data(channel, channel);
+    engine::run_sender(sources, cmd.sync, report, data);
+    protocol_error = data.error();
+  } else {
+    dataplane::StreamReceiverChannel data(channel, channel);
+    engine::run_receiver(engine::Destination{local_dest.dest_fd.get(), local_dest.dest_created},
+                         cmd.sync, report, data);
+    protocol_error = data.error();
+  }
+  int remote_code = 0;
+  if (protocol_error.empty()) {
+    try {
+      remote_code = control::parse_sync_complete(control::receive_control(reader, "sync_complete"));
+      control::send_control(writer, control::make_simple("ack_complete"));
+      channel.close_write();
+    } catch (const std::exception& e) {
+      protocol_error = e.what();
+    }
+  }
+  relay.stop();
+  if (!protocol_error.empty()) {
+    std::fprintf(stderr, "arsync: connection to %s failed: %s\n", plan.remote.host.c_str(),
+                 protocol_error.c_str());
+    return kExitProtocol;
+  }
+  double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_time).count();
+  std::fflush(stdout);
+  print_summary(stdout, report, elapsed, cmd.sync.dry_run);
+  return worse(report.exit_code(), remote_code);
+}
+
+}  // namespace arsync::cli

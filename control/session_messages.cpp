@@ -1,0 +1,168 @@
+#include "control/session_messages.h"
+
+#include <algorithm>
+
+namespace arsync::control {
+
+using nlohmann::json;
+
+namespace {
+
+const json& field(const json& message, const char* name, json::value_t type) {
+  auto it = message.find(name);
+  if (it == message.end()) throw ProtocolError(std::string("missing field \"") + name + "\"");
+  if (it->type() != type &&
+      !(type == json::value_t::number_integer && it->type() == json::value_t::number_unsigned)) {
+    throw ProtocolError(std::string("field \"") + name + "\" has the wrong type");
+  }
+  return *it;
+}
+
+std::vector<std::string> string_list(const json& message, const char* name, size_t max_items) {
+  const json& list = field(message, name, json::value_t::array);
+  if (list.size() > max_items) throw ProtocolError(std::string("too many ") + name);
+  std::vector<std::string> out;
+  for (const auto& item : list) {
+    if (!item.is_string()) throw ProtocolError(std::string(name) + " must be strings");
+    out.push_back(item.get<std::string>());
+  }
+  return out;
+}
+
+// The option names on the wire, and where they live in SyncOptions.
+struct OptionField {
+  const char* name;
+  bool engine::SyncOptions::*member;
+};
+constexpr OptionField kOptionFields[] = {
+    {"recursive", &engine::SyncOptions::recursive},
+    {"links", &engine::SyncOptions::links},
+    {"perms", &engine::SyncOptions::perms},
+    {"times", &engine::SyncOptions::times},
+    {"group", &engine::SyncOptions::group},
+    {"owner", &engine::SyncOptions::owner},
+    {"devices", &engine::SyncOptions::devices},
+    {"specials", &engine::SyncOptions::specials},
+    {"hard_links", &engine::SyncOptions::hard_links},
+    {"delete", &engine::SyncOptions::del},
+    {"delete_excluded", &engine::SyncOptions::delete_excluded},
+    {"checksum", &engine::SyncOptions::checksum},
+    {"dry_run", &engine::SyncOptions::dry_run},
+};
+
+}  // namespace
+
+std::vector<std::string> local_capabilities() {
+  return {"delta-none", "hardlinks", "xxh3-128"};
+}
+
+json make_hello() {
+  return {
+      {"type", "hello"}, {"protocol", kProtocolVersion}, {"capabilities", local_capabilities()}};
+}
+
+std::vector<std::string> accept_hello(const json& message, const char* expected_type) {
+  int version = field(message, "protocol", json::value_t::number_integer).get<int>();
+  if (version != kProtocolVersion) {
+    throw ProtocolError("incompatible protocol: the peer speaks version " +
+                        std::to_string(version) + ", this side speaks version " +
+                        std::to_string(kProtocolVersion));
+  }
+  (void)expected_type;
+  std::vector<std::string> theirs = string_list(message, "capabilities", 256);
+  std::vector<std::string> shared;
+  for (const auto& cap : local_capabilities()) {
+    if (std::find(theirs.begin(), theirs.end(), cap) != theirs.end()) shared.push_back(cap);
+  }
+  return shared;
+}
+
+json make_hello_ack(const std::vector<std::string>& shared) {
+  return {{"type", "hello-ack"}, {"protocol", kProtocolVersion}, {"capabilities", shared}};
+}
+
+json make_sync_start(const SyncStart& start) {
+  json options = json::object();
+  for (const auto& f : kOptionFields) options[f.name] = start.options.*f.member;
+  return {{"type", "sync_start"},
+          {"direction", start.direction == Direction::push ? "push" : "pull"},
+          {"paths", start.paths},
+          {"options", options},
+          {"filters", start.options.filters.rule_texts()}};
+}
+
+SyncStart parse_sync_start(const json& message) {
+  SyncStart start;
+  std::string direction = field(message, "direction", json::value_t::string).get<std::string>();
+  if (direction == "push") {
+    start.direction = Direction::push;
+  } else if (direction == "pull") {
+    start.direction = Direction::pull;
+  } else {
+    throw ProtocolError("unknown direction \"" + direction + "\"");
+  }
+  start.paths = string_list(message, "paths", kMaxPaths);
+  if (start.paths.empty()) throw ProtocolError("no paths");
+  if (start.direction == Direction::push && start.paths.size() != 1)
+    throw ProtocolError("a push names exactly one destination");
+  const json& options = field(message, "options", json::value_t::object);
+  for (const auto& f : kOptionFields) {
+    auto it = options.find(f.name);
+    if (it == options.end()) continue;
+    if (!it->is_boolean())
+      throw ProtocolError(std::string("option ") + f.name + " must be true or false");
+    start.options.*f.member = it->get<bool>();
+  }
+  for (const auto& rule : string_list(message, "filters", 65536)) {
+    if (!rule.starts_with("+ ") && !rule.starts_with("- "))
+      throw ProtocolError("filter rule must start with \"+ \" or \"- \"");
+    start.options.filters.add(fsio::FilterRules::Kind::exclude, rule);
+  }
+  return start;
+}
+
+json make_error(const std::string& message, int exit_code) {
+  return {{"type", "error"}, {"message", message}, {"exit_code", exit_code}};
+}
+
+json make_simple(const char* type) {
+  return {{"type", type}};
+}
+
+json make_sync_complete(int exit_code) {
+  return {{"type", "sync_complete"}, {"exit_code", exit_code}};
+}
+
+int parse_sync_complete(const json& message) {
+  int code = field(message, "exit_code", json::value_t::number_integer).get<int>();
+  if (code < 0 || code > 255) throw ProtocolError("exit code out of range");
+  return code;
+}
+
+void send_control(FrameWriter& writer, const json& message) {
+  std::string text = message.dump();
+  writer.write(FrameType::control, {reinterpret_cast<const uint8_t*>(text.data()), text.size()});
+}
+
+json receive_control(FrameReader& reader, const char* expected_type) {
+  auto frame = reader.next();
+  if (!frame) {
+    throw ProtocolError(std::string("the peer closed the connection (expected ") + expected_type +
+                        ")");
+  }
+  if (frame->type != FrameType::control) throw ProtocolError("expected a control message");
+  if (frame->payload.size() > kMaxControlMessage) throw ProtocolError("control message too large");
+  json message = json::parse(frame->payload.begin(), frame->payload.end(), nullptr, false);
+  if (!message.is_object()) throw ProtocolError("control message is not a JSON object");
+  std::string type = field(message, "type", json::value_t::string).get<std::string>();
+  if (type == "error") {
+    auto text = message.value("message", std::string("unspecified error"));
+    throw ProtocolError(text);
+  }
+  if (type != expected_type) {
+    throw ProtocolError("expected \"" + std::string(expected_type) + "\", got \"" + type + "\"");
+  }
+  return message;
+}
+
+}  // namespace arsync::control

@@ -1,0 +1,135 @@
+#include "helper/confinement.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "fsio/beneath.h"
+#include "fsio/relative_path.h"
+
+namespace arsync::helper {
+
+Confinement parse_flags(const std::vector<std::string>& args) {
+  Confinement c;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--server") {
+      c.server = true;
+    } else if (a == "--read-only") {
+      c.read_only = true;
+    } else if (a == "--write-only") {
+      c.write_only = true;
+    } else if (a == "--no-delete") {
+      c.no_delete = true;
+    } else if (a == "--root" && i + 1 < args.size()) {
+      c.root = args[++i];
+    } else if (a.starts_with("--root=")) {
+      c.root = a.substr(7);
+    } else {
+      throw RefusedError("unsupported helper argument \"" + a + "\"");
+    }
+  }
+  return c;
+}
+
+std::vector<std::string> split_words(const std::string& command) {
+  std::vector<std::string> words;
+  std::string word;
+  bool in_word = false;
+  char quote = 0;
+  for (size_t i = 0; i < command.size(); ++i) {
+    char ch = command[i];
+    if (quote) {
+      if (ch == quote) {
+        quote = 0;
+      } else if (ch == '\\' && quote == '"' && i + 1 < command.size()) {
+        word += command[++i];
+      } else {
+        word += ch;
+      }
+    } else if (ch == '\'' || ch == '"') {
+      quote = ch;
+      in_word = true;
+    } else if (ch == '\\' && i + 1 < command.size()) {
+      word += command[++i];
+      in_word = true;
+    } else if (ch == ' ' || ch == '\t' || ch == '\n') {
+      if (in_word) words.push_back(std::move(word));
+      word.clear();
+      in_word = false;
+    } else {
+      word += ch;
+      in_word = true;
+    }
+  }
+  if (quote) throw RefusedError("unbalanced quote in the requested command");
+  if (in_word) words.push_back(std::move(word));
+  return words;
+}
+
+Confinement effective_confinement(const Confinement& forced,
+                                  const std::optional<std::string>& original_command) {
+  if (!original_command) return forced;
+  std::vector<std::string> words = split_words(*original_command);
+  std::string program = words.empty() ? std::string() : std::string(fsio::leaf_name(words[0]));
+  if (program != "arsync-helper") {
+    throw RefusedError("this key only runs arsync-helper; refused \"" + *original_command + "\"");
+  }
+  Confinement asked = parse_flags({words.begin() + 1, words.end()});
+  Confinement out = forced;
+  out.server = asked.server;
+  out.read_only = forced.read_only || asked.read_only;
+  out.write_only = forced.write_only || asked.write_only;
+  out.no_delete = forced.no_delete || asked.no_delete;
+  if (!asked.root.empty()) {
+    if (forced.root.empty()) {
+      out.root = asked.root;
+    } else if (fsio::is_safe_relative_path(asked.root)) {
+      out.root = forced.root + "/" + asked.root;  // narrower: inside the forced root
+    } else {
+      throw RefusedError("--root \"" + asked.root + "\" is outside the forced root");
+    }
+  }
+  return out;
+}
+
+std::string resolve_path(const Confinement& confinement, const std::string& path) {
+  if (confinement.root.empty()) return path.empty() ? std::string(".") : path;
+  // "", ".", "dir", "dir/" and "dir/." are all fine; anything leaving the root is not.
+  std::string rel = path;
+  bool trailing = !rel.empty() && rel.back() == '/';
+  while (!rel.empty() && rel.back() == '/') rel.pop_back();
+  if (rel == "." || rel.ends_with("/.")) {
+    rel.resize(rel.size() - 1);
+    while (!rel.empty() && rel.back() == '/') rel.pop_back();
+    trailing = true;
+  }
+  if (!rel.empty() && !fsio::is_safe_relative_path(rel)) {
+    throw RefusedError("path \"" + path + "\" is outside the permitted root");
+  }
+  // No symlink on the way: the parent must resolve beneath the root as a real directory.
+  fsio::UniqueFd root(::open(confinement.root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!root) {
+    throw RefusedError("cannot open root \"" + confinement.root + "\": " + std::strerror(errno));
+  }
+  if (!rel.empty()) {
+    fsio::UniqueFd parent = fsio::open_dir_beneath(root.get(), fsio::parent_path(rel));
+    struct stat st;
+    std::string leaf(fsio::leaf_name(rel));
+    bool leaf_is_link = parent &&
+                        ::fstatat(parent.get(), leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                        S_ISLNK(st.st_mode);
+    if (!parent || leaf_is_link) {
+      throw RefusedError("path \"" + path +
+                         "\" does not resolve beneath the root without symlinks");
+    }
+  }
+  std::string out = confinement.root + "/" + rel;
+  if (trailing) out += "/";
+  return out;
+}
+
+}  // namespace arsync::helper

@@ -1,0 +1,112 @@
+#include "helper/server.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "arsync/engine/receiver.h"
+#include "arsync/engine/report.h"
+#include "arsync/engine/sender.h"
+#include "control/session_messages.h"
+#include "dataplane/stream_channel.h"
+
+namespace arsync::helper {
+namespace {
+
+using control::Direction;
+
+// Applies the confinement to the request; throws RefusedError with the reason.
+void check_allowed(const Confinement& c, control::SyncStart& start) {
+  if (start.direction == Direction::push && c.read_only)
+    throw RefusedError("this helper is read-only: it serves pulls, not pushes");
+  if (start.direction == Direction::pull && c.write_only)
+    throw RefusedError("this helper is write-only: it accepts pushes, not pulls");
+  if (start.options.del && c.no_delete) throw RefusedError("this helper does not allow --delete");
+  for (auto& path : start.paths) path = resolve_path(c, path);
+}
+
+// The push destination: created if missing (its last component only), as rsync does.
+fsio::UniqueFd open_destination(const std::string& path, bool dry_run, bool& created) {
+  created = false;
+  std::string dir = path;
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  if (::mkdir(dir.c_str(), 0777) == 0) {
+    created = true;
+  } else if (errno != EEXIST) {
+    if (dry_run && errno == ENOENT) return {};
+    throw RefusedError("mkdir \"" + dir + "\" failed: " + std::strerror(errno));
+  }
+  fsio::UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) throw RefusedError("cannot open \"" + dir + "\": " + std::strerror(errno));
+  return fd;
+}
+
+}  // namespace
+
+int serve_session(control::ByteStream& stream, const Confinement& confinement) {
+  control::FrameReader reader(stream);
+  control::FrameWriter writer(stream);
+  control::SyncStart start;
+  try {
+    auto shared = control::accept_hello(control::receive_control(reader, "hello"), "hello");
+    control::send_control(writer, control::make_hello_ack(shared));
+    start = control::parse_sync_start(control::receive_control(reader, "sync_start"));
+    check_allowed(confinement, start);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "arsync-helper: %s\n", e.what());
+    try {
+      control::send_control(writer, control::make_error(e.what(), engine::kExitStartClient));
+    } catch (const std::exception&) {
+      // The client is gone; stderr already says why.
+    }
+    return engine::kExitStartClient;
+  }
+
+  // Everything the engine reports goes to stderr, which the client shows; stdout is the
+  // protocol.
+  engine::OutputOptions output;
+  output.itemize = 0;
+  engine::Report report(output, stderr, stderr);
+  fsio::UniqueFd dest;
+  bool created = false;
+  if (start.direction == Direction::push) {
+    try {
+      dest = open_destination(start.paths.front(), start.options.dry_run, created);
+    } catch (const RefusedError& e) {
+      control::send_control(writer, control::make_error(e.what(), engine::kExitFileIo));
+      return engine::kExitFileIo;
+    }
+  }
+  control::send_control(writer, control::make_simple("sync_ready"));
+
+  std::string protocol_error;
+  if (start.direction == Direction::push) {
+    dataplane::StreamReceiverChannel channel(stream, stream);
+    engine::run_receiver(engine::Destination{dest.get(), created}, start.options, report, channel);
+    protocol_error = channel.error();
+  } else {
+    std::vector<fsio::SourceSpec> sources;
+    for (const auto& p : start.paths) sources.push_back({p, {}});
+    dataplane::StreamSenderChannel channel(stream, stream);
+    engine::run_sender(sources, start.options, report, channel);
+    protocol_error = channel.error();
+  }
+  if (!protocol_error.empty()) {
+    std::fprintf(stderr, "arsync-helper: protocol error: %s\n", protocol_error.c_str());
+    return 12;
+  }
+  int code = report.exit_code();
+  control::send_control(writer, control::make_sync_complete(code));
+  try {
+    control::receive_control(reader, "ack_complete");
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "arsync-helper: %s\n", e.what());
+  }
+  return code;
+}
+
+}  // namespace arsync::helper

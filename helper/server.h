@@ -1,0 +1,13 @@
+// The helper's side of a session: the control exchange on stdin/stdout, then the engine's
+// sender (pull) or receiver (push) over the same stream.
+#pragma once
+
+#include "control/byte_stream.h"
+#include "helper/confinement.h"
+
+namespace arsync::helper {
+
+// Returns the exit code the helper ends with (the client is told it in sync_complete).
+int serve_session(control::ByteStream& stream, const Confinement& confinement);
+
+}  // namespace arsync::helper

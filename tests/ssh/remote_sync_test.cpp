@@ -1,0 +1,124 @@
+// Push and pull through a real OpenSSH server on 127.0.0.1 with the real binaries: the
+// client logs in with libssh and runs arsync-helper, plain or as a ForceCommand.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "tests/e2e/harness.h"
+#include "tests/ssh/sshd_fixture.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using arsync::sshtest::SshdFixture;
+
+class RemoteSyncTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (auto why = SshdFixture::unavailable_reason()) GTEST_SKIP() << *why;
+    char tmpl[] = "/tmp/arsync-remote-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    base_ = tmpl;
+    fs::create_directories(base_ / "jail");
+    sshd_ = std::make_unique<SshdFixture>(std::string(ARSYNC_HELPER_BIN) + " --root " +
+                                          (base_ / "jail").string() + " --write-only");
+  }
+  void TearDown() override {
+    sshd_.reset();
+    if (!base_.empty()) e2e::removeTree(base_);
+  }
+
+  std::string rsh(const std::string& key) const {
+    return "ssh -p " + std::to_string(sshd_->port()) + " -i " + key + " -l root" +
+           " -o UserKnownHostsFile=" + sshd_->known_hosts_path() + " -o BatchMode=yes";
+  }
+  e2e::RunResult arsync(std::vector<std::string> args, const std::string& key) {
+    std::vector<std::string> argv{ARSYNC_BIN, "-e", rsh(key), "--helper", ARSYNC_HELPER_BIN};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return e2e::runCommand(argv);
+  }
+  std::string remote(const fs::path& p) const { return "127.0.0.1:" + p.string(); }
+
+  fs::path base_;
+  std::unique_ptr<SshdFixture> sshd_;
+};
+
+TEST_F(RemoteSyncTest, PushAndPullTheTrickyTree) {
+  std::string src = (base_ / "src").string();
+  e2e::buildTrickyTree(src);
+  auto push = arsync({"-aH", src + "/", remote(base_ / "pushed") + "/"}, sshd_->plain_key_path());
+  ASSERT_EQ(push.exit_code, 0) << push.describe();
+  EXPECT_TRUE(e2e::sameTree(src, (base_ / "pushed").string()));
+  auto pull = arsync({"-aH", remote(base_ / "pushed") + "/", (base_ / "pulled").string() + "/"},
+                     sshd_->plain_key_path());
+  ASSERT_EQ(pull.exit_code, 0) << pull.describe();
+  EXPECT_TRUE(e2e::sameTree(src, (base_ / "pulled").string()));
+}
+
+TEST_F(RemoteSyncTest, DeleteOnTheRemoteSide) {
+  fs::create_directories(base_ / "src/keep");
+  std::ofstream(base_ / "src/keep/a") << "a";
+  fs::create_directories(base_ / "dst/gone");
+  std::ofstream(base_ / "dst/gone/x") << "x";
+  std::ofstream(base_ / "dst/stray") << "s";
+  auto r = arsync({"-a", "--delete", (base_ / "src").string() + "/", remote(base_ / "dst") + "/"},
+                  sshd_->plain_key_path());
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  EXPECT_TRUE(e2e::sameTree((base_ / "src").string(), (base_ / "dst").string()));
+}
+
+TEST_F(RemoteSyncTest, ForcedRootConfinesAndWriteOnlyRefusesPulls) {
+  fs::create_directories(base_ / "src");
+  std::ofstream(base_ / "src/f") << "data";
+  std::string key = sshd_->forced_key_path();
+  auto ok = arsync({"-a", (base_ / "src").string() + "/", "127.0.0.1:inside/"}, key);
+  ASSERT_EQ(ok.exit_code, 0) << ok.describe();
+  EXPECT_TRUE(fs::exists(base_ / "jail/inside/f"));
+
+  for (std::string escape : {"127.0.0.1:../escaped/", "127.0.0.1:/etc/arsync-test/"}) {
+    auto r = arsync({"-a", (base_ / "src").string() + "/", escape}, key);
+    EXPECT_NE(r.exit_code, 0) << escape;
+    EXPECT_TRUE(e2e::contains(r.err, "outside the permitted root")) << r.describe();
+  }
+  EXPECT_FALSE(fs::exists(base_ / "escaped"));
+  EXPECT_FALSE(fs::exists("/etc/arsync-test"));
+
+  fs::create_directory_symlink("/etc", base_ / "jail/etclink");
+  auto via_link = arsync({"-a", (base_ / "src").string() + "/", "127.0.0.1:etclink/x/"}, key);
+  EXPECT_NE(via_link.exit_code, 0);
+  EXPECT_FALSE(fs::exists("/etc/x"));
+
+  auto pull = arsync({"-a", "127.0.0.1:inside/", (base_ / "back").string() + "/"}, key);
+  EXPECT_NE(pull.exit_code, 0);
+  EXPECT_TRUE(e2e::contains(pull.err, "write-only")) << pull.describe();
+  EXPECT_FALSE(fs::exists(base_ / "back/f"));
+}
+
+TEST_F(RemoteSyncTest, WrongKeyIsAnAuthenticationErrorWithExitCode255) {
+  fs::create_directories(base_ / "src");
+  auto r = arsync({"-a", (base_ / "src").string() + "/", remote(base_ / "dst") + "/"},
+                  sshd_->stranger_key_path());
+  EXPECT_EQ(r.exit_code, 255) << r.describe();
+  EXPECT_TRUE(e2e::contains(r.err, "Permission denied")) << r.describe();
+}
+
+TEST_F(RemoteSyncTest, MissingHelperIsNamed) {
+  fs::create_directories(base_ / "src");
+  std::vector<std::string> argv{ARSYNC_BIN,
+                                "-e",
+                                rsh(sshd_->plain_key_path()),
+                                "--helper",
+                                "/nonexistent/arsync-helper",
+                                "-a",
+                                (base_ / "src").string() + "/",
+                                remote(base_ / "dst") + "/"};
+  auto r = e2e::runCommand(argv);
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_TRUE(e2e::contains(r.err, "not found on 127.0.0.1 (see --helper)")) << r.describe();
+}
+
+}  // namespace
