@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -119,6 +120,91 @@ TEST_F(RemoteSyncTest, MissingHelperIsNamed) {
   auto r = e2e::runCommand(argv);
   EXPECT_NE(r.exit_code, 0);
   EXPECT_TRUE(e2e::contains(r.err, "not found on 127.0.0.1 (see --helper)")) << r.describe();
+}
+
+}  // namespace
+
+namespace {
+
+TEST_F(RemoteSyncTest, UnknownHostKeyWithoutATerminalIsRefused) {
+  fs::create_directories(base_ / "src");
+  std::string empty_known_hosts = (base_ / "known_hosts_empty").string();
+  std::ofstream(empty_known_hosts).flush();
+  std::vector<std::string> argv{ARSYNC_BIN,
+                                "-e",
+                                "ssh -p " + std::to_string(sshd_->port()) + " -i " +
+                                    sshd_->plain_key_path() +
+                                    " -l root -o UserKnownHostsFile=" + empty_known_hosts,
+                                "--helper",
+                                ARSYNC_HELPER_BIN,
+                                "-a",
+                                (base_ / "src").string() + "/",
+                                remote(base_ / "dst") + "/"};
+  auto r = e2e::runCommand(argv);  // stdin is not a terminal here
+  EXPECT_EQ(r.exit_code, 255) << r.describe();
+  EXPECT_FALSE(fs::exists(base_ / "dst"));
+
+  argv.insert(argv.begin() + 1, "--accept-new-host-key");
+  auto accepted = e2e::runCommand(argv);
+  EXPECT_EQ(accepted.exit_code, 0) << accepted.describe();
+  std::ifstream known(empty_known_hosts);
+  std::string line;
+  EXPECT_TRUE(std::getline(known, line) && !line.empty()) << "host key was not recorded";
+}
+
+TEST_F(RemoteSyncTest, HelperKilledMidTransferLeavesNoPartialFileAndARerunCompletes) {
+  fs::create_directories(base_ / "src");
+  e2e::writePatternFile((base_ / "src/big").string(), 256 << 20, 42);
+  fs::create_directories(base_ / "dst");
+  std::ofstream(base_ / "dst/big") << "previous version";
+  std::vector<std::string> argv{
+      ARSYNC_BIN,        "-e", rsh(sshd_->plain_key_path()),   "--helper",
+      ARSYNC_HELPER_BIN, "-a", (base_ / "src").string() + "/", remote(base_ / "dst") + "/"};
+  e2e::Child client(argv, {});
+  // Wait until the helper is writing the temporary file, then kill it.
+  bool killed = false;
+  for (int i = 0; i < 400 && !killed; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    for (const auto& e : fs::directory_iterator(base_ / "dst")) {
+      if (e.path().filename().string().starts_with(".big.")) {
+        // The bracket keeps pkill from matching the shell that runs it.
+        killed = std::system("pkill -KILL -f 'arsync-helpe[r] --server'") == 0;
+        break;
+      }
+    }
+  }
+  auto r = client.wait();
+  ASSERT_TRUE(killed) << "the helper was never seen writing";
+  EXPECT_NE(r.exit_code, 0) << r.describe();
+  EXPECT_FALSE(r.err.empty());
+  std::ifstream old(base_ / "dst/big");
+  std::string content((std::istreambuf_iterator<char>(old)), {});
+  EXPECT_EQ(content, "previous version");  // never a partial file at the final name
+
+  auto rerun = e2e::runCommand(argv);
+  EXPECT_EQ(rerun.exit_code, 0) << rerun.describe();
+  // A helper killed with SIGKILL cannot remove its temporary file (rsync leaves one too);
+  // everything else must match.
+  e2e::CompareOptions opts = e2e::CompareOptions::noTimes();
+  opts.skip = [](const std::string& path) { return path.starts_with(".big."); };
+  EXPECT_TRUE(e2e::sameTree((base_ / "src").string(), (base_ / "dst").string(), opts));
+}
+
+TEST_F(RemoteSyncTest, ReadOnlyHelperRefusesAPush) {
+  fs::create_directories(base_ / "src");
+  std::ofstream(base_ / "src/f") << "x";
+  std::vector<std::string> argv{ARSYNC_BIN,
+                                "-e",
+                                rsh(sshd_->plain_key_path()),
+                                "--helper",
+                                std::string(ARSYNC_HELPER_BIN) + " --read-only",
+                                "-a",
+                                (base_ / "src").string() + "/",
+                                remote(base_ / "dst") + "/"};
+  auto r = e2e::runCommand(argv);
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_TRUE(e2e::contains(r.err, "read-only")) << r.describe();
+  EXPECT_FALSE(fs::exists(base_ / "dst/f"));
 }
 
 }  // namespace
