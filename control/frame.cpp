@@ -7,6 +7,7 @@ namespace arsync::control {
 bool is_known_frame_type(uint8_t type) {
   switch (static_cast<FrameType>(type)) {
     case FrameType::control:
+    case FrameType::log:
     case FrameType::list_batch:
     case FrameType::list_end:
     case FrameType::request:

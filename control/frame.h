@@ -20,6 +20,7 @@ inline constexpr uint32_t kMaxFrame = 8u << 20;
 
 enum class FrameType : uint8_t {
   control = 0x01,     // a JSON control message
+  log = 0x02,         // u8 stream (0 output, 1 errors) + one line for the user
   list_batch = 0x10,  // data plane: one encoded DirBatch
   list_end = 0x11,
   request = 0x12,  // data plane: one encoded ContentRequest

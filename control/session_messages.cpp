@@ -50,6 +50,39 @@ constexpr OptionField kOptionFields[] = {
     {"dry_run", &engine::SyncOptions::dry_run},
 };
 
+struct StatField {
+  const char* name;
+  std::atomic<uint64_t> engine::TransferStats::*member;
+};
+constexpr StatField kStatFields[] = {
+    {"files", &engine::TransferStats::files},
+    {"regular_files", &engine::TransferStats::regular_files},
+    {"dirs", &engine::TransferStats::dirs},
+    {"symlinks", &engine::TransferStats::symlinks},
+    {"devices", &engine::TransferStats::devices},
+    {"specials", &engine::TransferStats::specials},
+    {"created_files", &engine::TransferStats::created_files},
+    {"created_regular", &engine::TransferStats::created_regular},
+    {"created_dirs", &engine::TransferStats::created_dirs},
+    {"created_symlinks", &engine::TransferStats::created_symlinks},
+    {"created_devices", &engine::TransferStats::created_devices},
+    {"created_specials", &engine::TransferStats::created_specials},
+    {"deleted_files", &engine::TransferStats::deleted_files},
+    {"deleted_regular", &engine::TransferStats::deleted_regular},
+    {"deleted_dirs", &engine::TransferStats::deleted_dirs},
+    {"deleted_symlinks", &engine::TransferStats::deleted_symlinks},
+    {"deleted_devices", &engine::TransferStats::deleted_devices},
+    {"deleted_specials", &engine::TransferStats::deleted_specials},
+    {"regular_transferred", &engine::TransferStats::regular_transferred},
+    {"total_size", &engine::TransferStats::total_size},
+    {"transferred_size", &engine::TransferStats::transferred_size},
+    {"literal_data", &engine::TransferStats::literal_data},
+    {"matched_data", &engine::TransferStats::matched_data},
+    {"file_list_size", &engine::TransferStats::file_list_size},
+    {"bytes_sent", &engine::TransferStats::bytes_sent},
+    {"bytes_received", &engine::TransferStats::bytes_received},
+};
+
 }  // namespace
 
 std::vector<std::string> local_capabilities() {
@@ -88,7 +121,11 @@ json make_sync_start(const SyncStart& start) {
           {"direction", start.direction == Direction::push ? "push" : "pull"},
           {"paths", start.paths},
           {"options", options},
-          {"filters", start.options.filters.rule_texts()}};
+          {"filters", start.options.filters.rule_texts()},
+          {"output",
+           {{"verbose", start.output.verbose},
+            {"itemize", start.output.itemize},
+            {"quiet", start.output.quiet}}}};
 }
 
 SyncStart parse_sync_start(const json& message) {
@@ -113,6 +150,11 @@ SyncStart parse_sync_start(const json& message) {
       throw ProtocolError(std::string("option ") + f.name + " must be true or false");
     start.options.*f.member = it->get<bool>();
   }
+  if (auto it = message.find("output"); it != message.end() && it->is_object()) {
+    start.output.verbose = std::clamp(it->value("verbose", 0), 0, 9);
+    start.output.itemize = std::clamp(it->value("itemize", 0), 0, 9);
+    start.output.quiet = it->value("quiet", false);
+  }
   for (const auto& rule : string_list(message, "filters", 65536)) {
     if (!rule.starts_with("+ ") && !rule.starts_with("- "))
       throw ProtocolError("filter rule must start with \"+ \" or \"- \"");
@@ -129,13 +171,20 @@ json make_simple(const char* type) {
   return {{"type", type}};
 }
 
-json make_sync_complete(int exit_code) {
-  return {{"type", "sync_complete"}, {"exit_code", exit_code}};
+json make_sync_complete(int exit_code, const engine::TransferStats& stats) {
+  json counters = json::object();
+  for (const auto& f : kStatFields) counters[f.name] = (stats.*f.member).load();
+  return {{"type", "sync_complete"}, {"exit_code", exit_code}, {"stats", counters}};
 }
 
-int parse_sync_complete(const json& message) {
+int parse_sync_complete(const json& message, engine::TransferStats& add_to) {
   int code = field(message, "exit_code", json::value_t::number_integer).get<int>();
   if (code < 0 || code > 255) throw ProtocolError("exit code out of range");
+  const json& counters = field(message, "stats", json::value_t::object);
+  for (const auto& f : kStatFields) {
+    auto it = counters.find(f.name);
+    if (it != counters.end() && it->is_number_unsigned()) (add_to.*f.member) += it->get<uint64_t>();
+  }
   return code;
 }
 

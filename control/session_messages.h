@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "arsync/engine/sync_options.h"
+#include "arsync/engine/transfer_stats.h"
 #include "control/frame.h"
 
 namespace arsync::control {
@@ -41,6 +42,7 @@ struct SyncStart {
   Direction direction = Direction::push;
   std::vector<std::string> paths;  // push: {destination}; pull: the sources
   engine::SyncOptions options;     // filters rebuilt from their rule texts
+  engine::OutputOptions output;    // what the user wants to see of the helper's side
 };
 
 nlohmann::json make_hello();
@@ -53,8 +55,11 @@ SyncStart parse_sync_start(const nlohmann::json& message);
 
 nlohmann::json make_error(const std::string& message, int exit_code);
 nlohmann::json make_simple(const char* type);  // sync_ready, ack_complete
-nlohmann::json make_sync_complete(int exit_code);
-int parse_sync_complete(const nlohmann::json& message);
+// The helper's exit code and its side's counters, which the client adds to its own (each
+// side counts different things: the sender what it listed and sent, the receiver what it
+// created, deleted and received).
+nlohmann::json make_sync_complete(int exit_code, const engine::TransferStats& stats);
+int parse_sync_complete(const nlohmann::json& message, engine::TransferStats& add_to);
 
 // One control frame out / in. receive_control throws ProtocolError for anything but a
 // control frame holding a JSON object with a string "type", and for an "error" message

@@ -1,5 +1,7 @@
 #include "dataplane/stream_channel.h"
 
+#include <algorithm>
+
 #include "dataplane/wire_codec.h"
 
 namespace arsync::dataplane {
@@ -7,8 +9,19 @@ namespace arsync::dataplane {
 using control::Frame;
 using control::FrameType;
 
-StreamChannelBase::StreamChannelBase(control::ByteStream& in, control::ByteStream& out)
-    : writer_(out), reader_(in) {}
+void send_log(control::FrameWriter& writer, bool is_error, std::string_view line) {
+  constexpr size_t kMaxLine = 64 * 1024;
+  std::vector<uint8_t> payload;
+  payload.reserve(1 + std::min(line.size(), kMaxLine));
+  payload.push_back(is_error ? 1 : 0);
+  line = line.substr(0, kMaxLine);
+  payload.insert(payload.end(), line.begin(), line.end());
+  writer.write(FrameType::log, payload);
+}
+
+StreamChannelBase::StreamChannelBase(control::ByteStream& in, control::FrameWriter& out,
+                                     LogHandler on_log)
+    : writer_(out), reader_(in), on_log_(std::move(on_log)) {}
 
 StreamChannelBase::~StreamChannelBase() = default;
 
@@ -36,6 +49,14 @@ void StreamChannelBase::read_loop() {
     while (more) {
       auto frame = reader_.next();
       if (!frame) throw control::FrameError("the peer closed the stream during the transfer");
+      if (frame->type == FrameType::log) {
+        if (frame->payload.empty() || frame->payload[0] > 1)
+          throw control::FrameError("malformed log line from the peer");
+        std::string_view line(reinterpret_cast<const char*>(frame->payload.data()) + 1,
+                              frame->payload.size() - 1);
+        if (on_log_) on_log_(frame->payload[0] == 1, line);
+        continue;
+      }
       more = on_frame(*frame);
     }
   } catch (const std::exception& e) {
@@ -46,8 +67,9 @@ void StreamChannelBase::read_loop() {
 
 // ---- sender side ----
 
-StreamSenderChannel::StreamSenderChannel(control::ByteStream& in, control::ByteStream& out)
-    : StreamChannelBase(in, out) {
+StreamSenderChannel::StreamSenderChannel(control::ByteStream& in, control::FrameWriter& out,
+                                         LogHandler on_log)
+    : StreamChannelBase(in, out, std::move(on_log)) {
   start_reader();
 }
 
@@ -131,8 +153,9 @@ void StreamSenderChannel::on_end() {
 
 // ---- receiver side ----
 
-StreamReceiverChannel::StreamReceiverChannel(control::ByteStream& in, control::ByteStream& out)
-    : StreamChannelBase(in, out) {
+StreamReceiverChannel::StreamReceiverChannel(control::ByteStream& in, control::FrameWriter& out,
+                                             LogHandler on_log)
+    : StreamChannelBase(in, out, std::move(on_log)) {
   start_reader();
 }
 

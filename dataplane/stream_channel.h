@@ -6,9 +6,11 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "arsync/engine/blocking_queue.h"
@@ -24,13 +26,20 @@ inline constexpr size_t kEntriesPerFrame = 16384;
 // A directory with more entries than this is refused (bounds the receiver's memory).
 inline constexpr size_t kMaxDirEntries = 16u << 20;
 
+// Lines the peer's engine reported (itemize, errors) arrive as log frames.
+using LogHandler = std::function<void(bool is_error, std::string_view line)>;
+
+// Sends one of this side's report lines to the peer as a log frame.
+void send_log(control::FrameWriter& writer, bool is_error, std::string_view line);
+
 class StreamChannelBase {
  public:
   // The first protocol failure seen (malformed frame, stream cut), or "".
   std::string error() const;
 
  protected:
-  StreamChannelBase(control::ByteStream& in, control::ByteStream& out);
+  // `out` is shared with whoever else writes frames on the stream (log lines, the session).
+  StreamChannelBase(control::ByteStream& in, control::FrameWriter& out, LogHandler on_log);
   ~StreamChannelBase();
   void start_reader();
   void stop_reader();
@@ -39,12 +48,13 @@ class StreamChannelBase {
   virtual bool on_frame(control::Frame& frame) = 0;
   virtual void on_end() = 0;  // the stream ended or failed: release every waiting reader
 
-  control::FrameWriter writer_;
+  control::FrameWriter& writer_;
 
  private:
   void read_loop();
 
   control::FrameReader reader_;
+  LogHandler on_log_;
   std::thread thread_;
   mutable std::mutex error_mutex_;
   std::string error_;
@@ -53,7 +63,7 @@ class StreamChannelBase {
 // The sending side's end: file list and content out, requests in.
 class StreamSenderChannel final : public engine::SenderChannel, public StreamChannelBase {
  public:
-  StreamSenderChannel(control::ByteStream& in, control::ByteStream& out);
+  StreamSenderChannel(control::ByteStream& in, control::FrameWriter& out, LogHandler on_log = {});
   ~StreamSenderChannel() override;
 
   bool can_pass_fds() const override { return false; }
@@ -73,7 +83,7 @@ class StreamSenderChannel final : public engine::SenderChannel, public StreamCha
 // The receiving side's end: file list and content in, requests out.
 class StreamReceiverChannel final : public engine::ReceiverChannel, public StreamChannelBase {
  public:
-  StreamReceiverChannel(control::ByteStream& in, control::ByteStream& out);
+  StreamReceiverChannel(control::ByteStream& in, control::FrameWriter& out, LogHandler on_log = {});
   ~StreamReceiverChannel() override;
 
   std::optional<fsio::DirBatch> next_batch() override;

@@ -68,9 +68,11 @@ int serve_session(control::ByteStream& stream, const Confinement& confinement) {
 
   // Everything the engine reports goes to stderr, which the client shows; stdout is the
   // protocol.
-  engine::OutputOptions output;
-  output.itemize = 0;
-  engine::Report report(output, stderr, stderr);
+  engine::Report report(start.output, stdout, stderr);  // lines go to the sink below
+  // The user reads this side's lines on the client.
+  report.set_sink([&writer](std::string_view line, bool is_error) {
+    dataplane::send_log(writer, is_error, line);
+  });
   fsio::UniqueFd dest;
   bool created = false;
   if (start.direction == Direction::push) {
@@ -85,13 +87,13 @@ int serve_session(control::ByteStream& stream, const Confinement& confinement) {
 
   std::string protocol_error;
   if (start.direction == Direction::push) {
-    dataplane::StreamReceiverChannel channel(stream, stream);
+    dataplane::StreamReceiverChannel channel(stream, writer);
     engine::run_receiver(engine::Destination{dest.get(), created}, start.options, report, channel);
     protocol_error = channel.error();
   } else {
     std::vector<fsio::SourceSpec> sources;
     for (const auto& p : start.paths) sources.push_back({p, {}});
-    dataplane::StreamSenderChannel channel(stream, stream);
+    dataplane::StreamSenderChannel channel(stream, writer);
     engine::run_sender(sources, start.options, report, channel);
     protocol_error = channel.error();
   }
@@ -100,7 +102,7 @@ int serve_session(control::ByteStream& stream, const Confinement& confinement) {
     return 12;
   }
   int code = report.exit_code();
-  control::send_control(writer, control::make_sync_complete(code));
+  control::send_control(writer, control::make_sync_complete(code, report.stats()));
   try {
     control::receive_control(reader, "ack_complete");
   } catch (const std::exception& e) {

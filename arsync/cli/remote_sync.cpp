@@ -180,6 +180,7 @@ int sync_remote(const CommandLine& cmd) {
     start.direction = plan.direction;
     start.paths = plan.remote_paths;
     start.options = cmd.sync;
+    start.output = cmd.output;
     control::send_control(writer, control::make_sync_start(start));
     control::receive_control(reader, "sync_ready");
   } catch (const std::exception& e) {
@@ -188,15 +189,25 @@ int sync_remote(const CommandLine& cmd) {
     return engine::kExitStartClient;
   }
 
+  // The helper's report lines: output as if this side had printed them, errors with the host.
+  std::string host = plan.remote.host;
+  auto show_remote = [host](bool is_error, std::string_view line) {
+    std::string text(line);
+    if (is_error) {
+      std::fprintf(stderr, "%s: %s\n", host.c_str(), text.c_str());
+    } else {
+      std::fprintf(stdout, "%s\n", text.c_str());
+    }
+  };
   std::string protocol_error;
   if (plan.direction == control::Direction::push) {
     std::vector<fsio::SourceSpec> sources;
     for (const auto& p : plan.local_paths) sources.push_back({p, {}});
-    dataplane::StreamSenderChannel data(channel, channel);
+    dataplane::StreamSenderChannel data(channel, writer, show_remote);
     engine::run_sender(sources, cmd.sync, report, data);
     protocol_error = data.error();
   } else {
-    dataplane::StreamReceiverChannel data(channel, channel);
+    dataplane::StreamReceiverChannel data(channel, writer, show_remote);
     engine::run_receiver(engine::Destination{local_dest.dest_fd.get(), local_dest.dest_created},
                          cmd.sync, report, data);
     protocol_error = data.error();
@@ -204,7 +215,8 @@ int sync_remote(const CommandLine& cmd) {
   int remote_code = 0;
   if (protocol_error.empty()) {
     try {
-      remote_code = control::parse_sync_complete(control::receive_control(reader, "sync_complete"));
+      remote_code = control::parse_sync_complete(control::receive_control(reader, "sync_complete"),
+                                                 report.stats());
       control::send_control(writer, control::make_simple("ack_complete"));
       channel.close_write();
     } catch (const std::exception& e) {

@@ -35,6 +35,10 @@ Report::Report(const OutputOptions& output, FILE* out, FILE* err)
 
 void Report::write_line(FILE* stream, std::string_view line) {
   std::lock_guard lock(mutex_);
+  if (sink_) {
+    sink_(line, stream == err_);
+    return;
+  }
   std::fwrite(line.data(), 1, line.size(), stream);
   std::fputc('\n', stream);
   if (stream == err_) std::fflush(stream);

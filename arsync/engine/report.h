@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -51,6 +52,11 @@ class Report {
   void fatal(int code) { raise(code); }
   int exit_code() const { return exit_code_.load(); }
 
+  // Sends every line somewhere else instead of the FILE streams (the helper forwards them
+  // to the client). `is_error`: the line would have gone to the error stream.
+  using LineSink = std::function<void(std::string_view line, bool is_error)>;
+  void set_sink(LineSink sink) { sink_ = std::move(sink); }
+
   TransferStats& stats() { return stats_; }
   const OutputOptions& output() const { return output_; }
 
@@ -61,6 +67,7 @@ class Report {
   OutputOptions output_;
   FILE* out_;
   FILE* err_;
+  LineSink sink_;
   std::mutex mutex_;
   std::atomic<int> exit_code_{kExitOk};
   TransferStats stats_;

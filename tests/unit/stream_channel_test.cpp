@@ -63,7 +63,8 @@ class StreamChannelTest : public ::testing::Test {
     fsio::UniqueFd dst(::open((base_ / "dst").c_str(), O_RDONLY | O_DIRECTORY));
     std::thread sender([&] { peer(*sender_end_); });
     {
-      StreamReceiverChannel channel(*receiver_end_, *receiver_end_);
+      control::FrameWriter writer(*receiver_end_);
+      StreamReceiverChannel channel(*receiver_end_, writer);
       engine::run_receiver(engine::Destination{dst.get(), false}, archive(), report, channel);
       error = channel.error();
     }
@@ -75,7 +76,8 @@ class StreamChannelTest : public ::testing::Test {
     engine::OutputOptions quiet;
     quiet.quiet = true;
     engine::Report report(quiet);
-    StreamSenderChannel channel(stream, stream);
+    control::FrameWriter writer(stream);
+    StreamSenderChannel channel(stream, writer);
     std::vector<fsio::SourceSpec> sources{{(base_ / "src").string() + "/", {}}};
     engine::run_sender(sources, archive(), report, channel);
   }
