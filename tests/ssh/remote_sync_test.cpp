@@ -234,3 +234,30 @@ TEST_F(RemoteSyncTest, ItemizeAndStatsOfTheRemoteSideAreShownHere) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(RemoteSyncTest, HostAliasFromAnSshConfigFile) {
+  fs::create_directories(base_ / "src");
+  std::ofstream(base_ / "src/f") << "via alias";
+  std::string config = (base_ / "ssh_config").string();
+  std::ofstream(config) << "Host backup-alias\n"
+                        << "  HostName 127.0.0.1\n"
+                        << "  Port " << sshd_->port() << "\n"
+                        << "  User root\n"
+                        << "  IdentityFile " << sshd_->plain_key_path() << "\n"
+                        << "  UserKnownHostsFile " << sshd_->known_hosts_path() << "\n";
+  std::vector<std::string> argv{ARSYNC_BIN,
+                                "-e",
+                                "ssh -F " + config,
+                                "--helper",
+                                ARSYNC_HELPER_BIN,
+                                "-a",
+                                (base_ / "src").string() + "/",
+                                "backup-alias:" + (base_ / "dst").string() + "/"};
+  auto r = e2e::runCommand(argv);
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  EXPECT_TRUE(e2e::sameTree((base_ / "src").string(), (base_ / "dst").string()));
+}
+
+}  // namespace
