@@ -18,33 +18,15 @@
 #include "arsync/engine/sender.h"
 #include "fsio/relative_path.h"
 #include "merkle/file_digest.h"
+#include "tests/unit/scratch_tree.h"
 
 namespace arsync::engine {
 namespace {
 
 namespace fs = std::filesystem;
 
-class EngineTest : public ::testing::Test {
+class EngineTest : public testing::ScratchTreeTest {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/arsync-engine-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    base_ = tmpl;
-    src_ = base_ / "src";
-    dst_ = base_ / "dst";
-    fs::create_directories(src_);
-    fs::create_directories(dst_);
-  }
-  void TearDown() override { fs::remove_all(base_); }
-
-  static void write_file(const fs::path& path, const std::string& content) {
-    fs::create_directories(path.parent_path());
-    std::ofstream(path, std::ios::binary) << content;
-  }
-  static std::string read_file(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), {}};
-  }
   static std::string random_bytes(size_t n, unsigned seed) {
     std::mt19937 rng(seed);
     std::string out(n, '\0');
@@ -76,7 +58,6 @@ class EngineTest : public ::testing::Test {
     return report.exit_code();
   }
 
-  fs::path base_, src_, dst_;
   FILE* stderr_sink_ = stderr;
 };
 

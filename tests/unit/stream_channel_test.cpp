@@ -18,36 +18,22 @@
 #include "control/frame.h"
 #include "dataplane/stream_channel.h"
 #include "dataplane/wire_codec.h"
+#include "tests/unit/scratch_tree.h"
 
 namespace arsync::dataplane {
 namespace {
 
 namespace fs = std::filesystem;
 
-class StreamChannelTest : public ::testing::Test {
+class StreamChannelTest : public testing::ScratchTreeTest {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/arsync-stream-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    base_ = tmpl;
-    fs::create_directories(base_ / "src");
-    fs::create_directories(base_ / "dst");
+    ScratchTreeTest::SetUp();
     int fds[2];
     ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
     sender_end_ = std::make_unique<control::FdStream>(fds[0], fds[0], true);
     receiver_end_ = std::make_unique<control::FdStream>(fds[1], fds[1], true);
   }
-  void TearDown() override { fs::remove_all(base_); }
-
-  static void write_file(const fs::path& path, const std::string& content) {
-    fs::create_directories(path.parent_path());
-    std::ofstream(path, std::ios::binary) << content;
-  }
-  static std::string read_file(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), {}};
-  }
-
   engine::SyncOptions archive() const {
     engine::SyncOptions o;
     o.recursive = o.links = o.perms = o.times = true;
@@ -82,7 +68,6 @@ class StreamChannelTest : public ::testing::Test {
     engine::run_sender(sources, archive(), report, channel);
   }
 
-  fs::path base_;
   bool del_ = false;
   std::unique_ptr<control::FdStream> sender_end_, receiver_end_;
 };
