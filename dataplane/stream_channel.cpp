@@ -43,6 +43,16 @@ void StreamChannelBase::fail(const std::string& message) {
   if (error_.empty()) error_ = message;
 }
 
+void StreamChannelBase::send_frame(FrameType type, std::span<const uint8_t> payload) {
+  if (broken_.load()) return;
+  try {
+    writer_.write(type, payload);
+  } catch (const std::exception& e) {
+    broken_ = true;
+    fail(std::string("cannot send to the peer: ") + e.what());
+  }
+}
+
 void StreamChannelBase::read_loop() {
   try {
     bool more = true;
@@ -92,7 +102,7 @@ void StreamSenderChannel::send_batch(fsio::DirBatch&& batch) {
                           std::make_move_iterator(batch.entries.begin() + start + count));
       Bytes encoded = encode_batch(part);
       if (encoded.size() < control::kMaxFrame || count == 1) {
-        writer_.write(FrameType::list_batch_part, encoded);
+        send_frame(FrameType::list_batch_part, encoded);
         break;
       }
       std::move(part.entries.begin(), part.entries.end(), batch.entries.begin() + start);
@@ -101,11 +111,11 @@ void StreamSenderChannel::send_batch(fsio::DirBatch&& batch) {
     start += count;
   }
   batch.entries.erase(batch.entries.begin(), batch.entries.begin() + start);
-  writer_.write(FrameType::list_batch, encode_batch(batch));
+  send_frame(FrameType::list_batch, encode_batch(batch));
 }
 
 void StreamSenderChannel::end_list() {
-  writer_.write(FrameType::list_end, {});
+  send_frame(FrameType::list_end);
 }
 
 std::optional<engine::ContentRequest> StreamSenderChannel::next_request() {
@@ -114,9 +124,9 @@ std::optional<engine::ContentRequest> StreamSenderChannel::next_request() {
 
 void StreamSenderChannel::send_content(engine::ContentMessage&& message) {
   if (auto* chunk = std::get_if<engine::ContentChunk>(&message)) {
-    writer_.write(FrameType::content_chunk, encode_chunk(*chunk));
+    send_frame(FrameType::content_chunk, encode_chunk(*chunk));
   } else if (auto* failed = std::get_if<engine::ContentFailed>(&message)) {
-    writer_.write(FrameType::content_failed, encode_failed(*failed));
+    send_frame(FrameType::content_failed, encode_failed(*failed));
   } else {
     // Descriptors cannot cross machines; the engine asks can_pass_fds() first.
     throw std::logic_error("file descriptors cannot travel over a stream channel");
@@ -124,7 +134,7 @@ void StreamSenderChannel::send_content(engine::ContentMessage&& message) {
 }
 
 void StreamSenderChannel::end_content() {
-  writer_.write(FrameType::content_end, {});
+  send_frame(FrameType::content_end);
 }
 
 bool StreamSenderChannel::on_frame(Frame& frame) {
@@ -168,11 +178,11 @@ std::optional<fsio::DirBatch> StreamReceiverChannel::next_batch() {
 }
 
 void StreamReceiverChannel::request(engine::ContentRequest request) {
-  writer_.write(FrameType::request, encode_request(request));
+  send_frame(FrameType::request, encode_request(request));
 }
 
 void StreamReceiverChannel::end_requests() {
-  writer_.write(FrameType::requests_end, {});
+  send_frame(FrameType::requests_end);
 }
 
 std::optional<engine::ContentMessage> StreamReceiverChannel::next_content() {

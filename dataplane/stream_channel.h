@@ -9,6 +9,7 @@
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -44,6 +45,10 @@ class StreamChannelBase {
   void start_reader();
   void stop_reader();
   void fail(const std::string& message);
+  // Writes one frame. A stream that can no longer be written (the peer is gone) is recorded
+  // as the channel's error and later writes are dropped: the engine then winds down through
+  // its normal end-of-stream paths instead of meeting exceptions on its worker threads.
+  void send_frame(control::FrameType type, std::span<const uint8_t> payload = {});
   // Returns false after the last frame this side expects in the data phase.
   virtual bool on_frame(control::Frame& frame) = 0;
   virtual void on_end() = 0;  // the stream ended or failed: release every waiting reader
@@ -55,6 +60,7 @@ class StreamChannelBase {
 
   control::FrameReader reader_;
   LogHandler on_log_;
+  std::atomic<bool> broken_{false};
   std::thread thread_;
   mutable std::mutex error_mutex_;
   std::string error_;

@@ -37,5 +37,11 @@ int main(int argc, char** argv) {
     return 1;
   }
   arsync::control::FdStream stream(0, 1, false);
-  return serve_session(stream, confinement);
+  try {
+    return serve_session(stream, confinement);
+  } catch (const std::exception& e) {
+    // The client went away or broke the protocol mid-session.
+    std::fprintf(stderr, "arsync-helper: %s\n", e.what());
+    return 12;
+  }
 }

@@ -71,7 +71,12 @@ int serve_session(control::ByteStream& stream, const Confinement& confinement) {
   engine::Report report(start.output, stdout, stderr);  // lines go to the sink below
   // The user reads this side's lines on the client.
   report.set_sink([&writer](std::string_view line, bool is_error) {
-    dataplane::send_log(writer, is_error, line);
+    try {
+      dataplane::send_log(writer, is_error, line);
+    } catch (const std::exception&) {
+      // The client is gone; the line still reaches sshd's log through stderr.
+      std::fprintf(stderr, "%.*s\n", static_cast<int>(line.size()), line.data());
+    }
   });
   fsio::UniqueFd dest;
   bool created = false;

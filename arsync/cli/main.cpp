@@ -16,6 +16,7 @@
 #include "arsync/engine/cancel.h"
 #include "arsync/engine/local_sync.h"
 #include "arsync/engine/report.h"
+#include "control/ssh_session.h"
 #include "fsio/temp_file.h"
 
 namespace {
@@ -62,7 +63,18 @@ int run(int argc, char** argv) {
     std::printf("arsync %s\n", ARSYNC_VERSION);
     return 0;
   }
-  if (cli::is_remote_transfer(cmd)) return cli::sync_remote(cmd);
+  if (cli::is_remote_transfer(cmd)) {
+    try {
+      return cli::sync_remote(cmd);
+    } catch (const control::SshError& e) {
+      std::fprintf(stderr, "arsync: %s\n", e.what());
+      return 255;  // as ssh itself
+    } catch (const std::exception& e) {
+      // A connection that failed outside the transfer proper (opening the channel, ...).
+      std::fprintf(stderr, "arsync: %s\n", e.what());
+      return 12;
+    }
+  }
 
   auto start = std::chrono::steady_clock::now();
   engine::Report report(cmd.output);
