@@ -42,6 +42,7 @@ struct PendingFile {
   DirFdPtr dir;
   FileEntry entry;
   uint32_t final_mode = 0;
+  bool retried = false;  // content failed verification once and was asked for again
 };
 
 struct DirToFinish {
@@ -586,8 +587,17 @@ class Receiver {
     }
     if (!chunk.last) return;
     if (ok && state.digest->finish() != chunk.digest) {
-      report_.error_message("arsync: \"" + escape_name(state.file.entry.path) +
-                            "\" failed verification: content hash mismatch, file not updated");
+      if (!state.file.retried) {
+        // As rsync does: the old file stays, and the content is asked for once more.
+        report_.info("WARNING: \"" + escape_name(state.file.entry.path) +
+                     "\" failed verification -- update discarded (will try again).");
+        retry(std::move(state.file));
+        chunks_.erase(it);
+        return;
+      }
+      report_.error_message(
+          "arsync: \"" + escape_name(state.file.entry.path) +
+          "\" failed verification twice: content hash mismatch, file not updated");
       ok = false;
     }
     if (ok) {
@@ -596,6 +606,17 @@ class Receiver {
     }
     chunks_.erase(it);
     complete_one();
+  }
+
+  // Asks again for a file still counted in flight (so the request stream stays open).
+  void retry(PendingFile file) {
+    file.retried = true;
+    uint64_t id = file.entry.id;
+    {
+      std::lock_guard lock(mutex_);
+      pending_.emplace(id, std::move(file));
+    }
+    channel_.request(ContentRequest{{id}});
   }
 
   void finish_file(PendingFile& file, fsio::TempFile& temp) {

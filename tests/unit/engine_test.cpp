@@ -111,6 +111,25 @@ TEST_F(EngineTest, CorruptedContentIsCaughtByTheHashAndNeverLands) {
     EXPECT_EQ(e.path().filename(), "victim") << "temporary file left behind";
 }
 
+TEST_F(EngineTest, ContentCorruptedOnceIsAskedForAgainAndLands) {
+  std::string content = random_bytes(300000, 4);
+  write_file(src_ / "f", content);
+  write_file(dst_ / "f", "old version");
+  MemoryChannel channel(false);
+  TamperingChannel tamper(channel);
+  bool corrupted = false;
+  tamper.on_content = [&](ContentMessage& m) {
+    auto* chunk = std::get_if<ContentChunk>(&m);
+    if (chunk && !chunk->data.empty() && !corrupted) {
+      chunk->data[0] ^= 1;
+      corrupted = true;
+    }
+  };
+  EXPECT_EQ(run_with(tamper, channel, archive()), kExitOk);
+  EXPECT_TRUE(corrupted);
+  EXPECT_EQ(read_file(dst_ / "f"), content);
+}
+
 TEST_F(EngineTest, FileVanishingBeforeItIsSentGives24) {
   write_file(src_ / "keep", "k");
   write_file(src_ / "gone", "g");
