@@ -157,9 +157,13 @@ TEST_F(RemoteSyncTest, HelperKilledMidTransferLeavesNoPartialFileAndARerunComple
   e2e::writePatternFile((base_ / "src/big").string(), 256 << 20, 42);
   fs::create_directories(base_ / "dst");
   std::ofstream(base_ / "dst/big") << "previous version";
+  // A helper under a name of this test's own, so that killing it spares the helpers of
+  // tests running beside this one.
+  fs::path own_helper = base_ / "killable-arsync-helper";
+  fs::create_symlink(ARSYNC_HELPER_BIN, own_helper);
   std::vector<std::string> argv{
-      ARSYNC_BIN,        "-e", rsh(sshd_->plain_key_path()),   "--helper",
-      ARSYNC_HELPER_BIN, "-a", (base_ / "src").string() + "/", remote(base_ / "dst") + "/"};
+      ARSYNC_BIN,          "-e", rsh(sshd_->plain_key_path()),   "--helper",
+      own_helper.string(), "-a", (base_ / "src").string() + "/", remote(base_ / "dst") + "/"};
   e2e::Child client(argv, {});
   // Wait until the helper is writing the temporary file, then kill it.
   bool killed = false;
@@ -168,7 +172,10 @@ TEST_F(RemoteSyncTest, HelperKilledMidTransferLeavesNoPartialFileAndARerunComple
     for (const auto& e : fs::directory_iterator(base_ / "dst")) {
       if (e.path().filename().string().starts_with(".big.")) {
         // The bracket keeps pkill from matching the shell that runs it.
-        killed = std::system("pkill -KILL -f 'arsync-helpe[r] --server'") == 0;
+        std::string path = own_helper.string();
+        std::string pattern =
+            path.substr(0, path.size() - 1) + "[" + path.back() + "] --server";  // not the client
+        killed = std::system(("pkill -KILL -f '" + pattern + "'").c_str()) == 0;
         break;
       }
     }
