@@ -15,11 +15,12 @@
 
 #include "arsync/engine/cancel.h"
 #include "arsync/engine/decide.h"
+#include "arsync/engine/delete_extraneous.h"
 #include "arsync/engine/dest_probe.h"
+#include "arsync/engine/list_order.h"
 #include "arsync/engine/worker_pool.h"
 #include "fsio/beneath.h"
 #include "fsio/copy_data.h"
-#include "fsio/list_names.h"
 #include "fsio/metadata.h"
 #include "fsio/relative_path.h"
 #include "fsio/remove_tree.h"
@@ -149,7 +150,7 @@ class Receiver {
       }
     });
 
-    if (options_.del && batch.complete) delete_extraneous(dir_fd, batch);
+    if (options_.del && batch.complete) delete_extraneous(dir_fd, batch, options_, report_);
 
     for (size_t i = 0; i < batch.entries.size(); ++i) {
       if (!valid[i]) continue;
@@ -245,22 +246,6 @@ class Receiver {
       request(wanted);
     }
     link_groups_.clear();
-  }
-
-  // rsync's file-list order: depth first, and in each directory its files before its
-  // subdirectories.
-  static bool rsync_list_order(std::string_view a, std::string_view b) {
-    for (;;) {
-      size_t sa = a.find('/'), sb = b.find('/');
-      std::string_view ca = a.substr(0, sa), cb = b.substr(0, sb);
-      bool a_file = sa == std::string_view::npos, b_file = sb == std::string_view::npos;
-      if (ca != cb || a_file || b_file) {
-        if (a_file != b_file) return a_file;
-        return ca < cb;
-      }
-      a.remove_prefix(sa + 1);
-      b.remove_prefix(sb + 1);
-    }
   }
 
   void note_decision(const FileEntry& e, const Decision& d) {
@@ -382,35 +367,6 @@ class Receiver {
     if (err) {
       ::unlinkat(dir_fd, temp.c_str(), 0);
       report_.error(e.path, err, e.is_symlink() ? "symlink" : "mknod");
-    }
-  }
-
-  // ---- --delete ----
-
-  void delete_extraneous(int dir_fd, const DirBatch& batch) {
-    if (dir_fd < 0) return;
-    std::unordered_set<std::string_view> wanted;
-    for (const auto& e : batch.entries) wanted.insert(fsio::leaf_name(e.path));
-    std::vector<std::string> names;
-    if (int err = fsio::list_names(dir_fd, names)) {
-      report_.error(batch.dir, err, "opendir (for delete)");
-      return;
-    }
-    std::sort(names.rbegin(), names.rend());
-    for (const auto& name : names) {
-      if (wanted.count(name)) continue;
-      std::string path = fsio::join_path(batch.dir, name);
-      struct stat st;
-      if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
-      bool is_dir = S_ISDIR(st.st_mode);
-      // Excluded files are protected on the receiver unless --delete-excluded.
-      if (!options_.delete_excluded && options_.filters.excluded(path, is_dir)) continue;
-      std::string failed;
-      int err = fsio::remove_tree(
-          dir_fd, name, path,
-          [&](const std::string& removed, fsio::FileType type) { report_.deleted(removed, type); },
-          failed, options_.dry_run);
-      if (err) report_.error(failed, err, "delete");
     }
   }
 
