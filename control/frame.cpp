@@ -1,5 +1,6 @@
 #include "control/frame.h"
 
+#include <cstring>
 #include <string>
 
 namespace arsync::control {
@@ -64,9 +65,18 @@ void FrameWriter::write(FrameType type, std::span<const uint8_t> payload) {
   uint8_t header[5] = {static_cast<uint8_t>(length >> 24), static_cast<uint8_t>(length >> 16),
                        static_cast<uint8_t>(length >> 8), static_cast<uint8_t>(length),
                        static_cast<uint8_t>(type)};
+  // Small frames go out in one write: over SSH each write is a packet of its own.
+  constexpr size_t kCoalesceBelow = 64 * 1024;
   std::lock_guard lock(mutex_);
+  if (payload.size() < kCoalesceBelow) {
+    uint8_t buffer[sizeof header + kCoalesceBelow];
+    std::memcpy(buffer, header, sizeof header);
+    if (!payload.empty()) std::memcpy(buffer + sizeof header, payload.data(), payload.size());
+    stream_.write_all(buffer, sizeof header + payload.size());
+    return;
+  }
   stream_.write_all(header, sizeof header);
-  if (!payload.empty()) stream_.write_all(payload.data(), payload.size());
+  stream_.write_all(payload.data(), payload.size());
 }
 
 void FrameWriter::close() {
