@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "control/words.h"
 #include "fsio/beneath.h"
 #include "fsio/relative_path.h"
 
@@ -35,45 +36,15 @@ Confinement parse_flags(const std::vector<std::string>& args) {
   return c;
 }
 
-std::vector<std::string> split_words(const std::string& command) {
-  std::vector<std::string> words;
-  std::string word;
-  bool in_word = false;
-  char quote = 0;
-  for (size_t i = 0; i < command.size(); ++i) {
-    char ch = command[i];
-    if (quote) {
-      if (ch == quote) {
-        quote = 0;
-      } else if (ch == '\\' && quote == '"' && i + 1 < command.size()) {
-        word += command[++i];
-      } else {
-        word += ch;
-      }
-    } else if (ch == '\'' || ch == '"') {
-      quote = ch;
-      in_word = true;
-    } else if (ch == '\\' && i + 1 < command.size()) {
-      word += command[++i];
-      in_word = true;
-    } else if (ch == ' ' || ch == '\t' || ch == '\n') {
-      if (in_word) words.push_back(std::move(word));
-      word.clear();
-      in_word = false;
-    } else {
-      word += ch;
-      in_word = true;
-    }
-  }
-  if (quote) throw RefusedError("unbalanced quote in the requested command");
-  if (in_word) words.push_back(std::move(word));
-  return words;
-}
-
 Confinement effective_confinement(const Confinement& forced,
                                   const std::optional<std::string>& original_command) {
   if (!original_command) return forced;
-  std::vector<std::string> words = split_words(*original_command);
+  std::vector<std::string> words;
+  try {
+    words = control::split_shell_words(*original_command);
+  } catch (const std::invalid_argument& e) {
+    throw RefusedError(std::string("cannot parse the requested command: ") + e.what());
+  }
   std::string program = words.empty() ? std::string() : std::string(fsio::leaf_name(words[0]));
   if (program != "arsync-helper") {
     throw RefusedError("this key only runs arsync-helper; refused \"" + *original_command + "\"");

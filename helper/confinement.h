@@ -34,9 +34,6 @@ Confinement parse_flags(const std::vector<std::string>& args);
 Confinement effective_confinement(const Confinement& forced,
                                   const std::optional<std::string>& original_command);
 
-// Splits a command line into words as a POSIX shell would for plain words and quotes.
-std::vector<std::string> split_words(const std::string& command);
-
 // Maps a path from the client onto the file system: beneath `root` when there is one
 // (refusing absolute paths, "..", and symlinks on the way), as given otherwise.
 std::string resolve_path(const Confinement& confinement, const std::string& path);
