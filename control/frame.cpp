@@ -50,38 +50,145 @@ std::optional<Frame> FrameReader::next() {
   }
   Frame frame;
   frame.type = static_cast<FrameType>(header[4]);
-  frame.payload.resize(length - 1);
+  frame.payload = fsio::ByteBuffer(length - 1);
   if (length > 1 && !read_exact(frame.payload.data(), frame.payload.size())) {
     throw FrameError("stream ended in the middle of a frame");
   }
   return frame;
 }
 
+namespace {
+
+// Frames smaller than this are copied into one write with their neighbours.
+constexpr size_t kPackBelow = 64 * 1024;
+// One packed write carries at most this much.
+constexpr size_t kPackSize = 256 * 1024;
+// Producers wait while this much is queued.
+constexpr size_t kMaxQueuedBytes = 8u << 20;
+
+void put_header(FrameType type, size_t payload_size, uint8_t* header) {
+  if (payload_size + 1 > kMaxFrame) {
+    throw FrameError("frame of " + std::to_string(payload_size) + " bytes is too large");
+  }
+  const auto length = static_cast<uint32_t>(payload_size + 1);
+  header[0] = static_cast<uint8_t>(length >> 24);
+  header[1] = static_cast<uint8_t>(length >> 16);
+  header[2] = static_cast<uint8_t>(length >> 8);
+  header[3] = static_cast<uint8_t>(length);
+  header[4] = static_cast<uint8_t>(type);
+}
+
+}  // namespace
+
+FrameWriter::FrameWriter(ByteStream& stream) : stream_(stream) {
+  pack_.reserve(kPackSize);
+  thread_ = std::thread([this] { run(); });
+}
+
+FrameWriter::~FrameWriter() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  work_.notify_one();
+  thread_.join();
+}
+
 void FrameWriter::write(FrameType type, std::span<const uint8_t> payload) {
-  if (payload.size() + 1 > kMaxFrame) {
-    throw FrameError("frame of " + std::to_string(payload.size()) + " bytes is too large");
-  }
-  uint32_t length = static_cast<uint32_t>(payload.size() + 1);
-  uint8_t header[5] = {static_cast<uint8_t>(length >> 24), static_cast<uint8_t>(length >> 16),
-                       static_cast<uint8_t>(length >> 8), static_cast<uint8_t>(length),
-                       static_cast<uint8_t>(type)};
-  // Small frames go out in one write: over SSH each write is a packet of its own.
-  constexpr size_t kCoalesceBelow = 64 * 1024;
-  std::lock_guard lock(mutex_);
-  if (payload.size() < kCoalesceBelow) {
-    uint8_t buffer[sizeof header + kCoalesceBelow];
-    std::memcpy(buffer, header, sizeof header);
-    if (!payload.empty()) std::memcpy(buffer + sizeof header, payload.data(), payload.size());
-    stream_.write_all(buffer, sizeof header + payload.size());
-    return;
-  }
-  stream_.write_all(header, sizeof header);
-  stream_.write_all(payload.data(), payload.size());
+  enqueue(type, fsio::ByteBuffer::copy_of(payload));
+}
+
+void FrameWriter::write(FrameType type, fsio::ByteBuffer&& payload) {
+  enqueue(type, std::move(payload));
+}
+
+void FrameWriter::check_failed() const {
+  if (!error_.empty()) throw FrameError(error_);
+}
+
+void FrameWriter::enqueue(FrameType type, fsio::ByteBuffer&& payload) {
+  Pending frame;
+  put_header(type, payload.size(), frame.header);
+  frame.payload = std::move(payload);
+  const size_t size = frame.payload.size();
+  std::unique_lock lock(mutex_);
+  progress_.wait(lock, [&] {
+    return !error_.empty() || queued_bytes_ == 0 || queued_bytes_ + size <= kMaxQueuedBytes;
+  });
+  check_failed();
+  const bool was_empty = queue_.empty();
+  queue_.push_back(std::move(frame));
+  queued_bytes_ += size;
+  ++queued_count_;
+  lock.unlock();
+  if (was_empty) work_.notify_one();
+}
+
+void FrameWriter::flush() {
+  std::unique_lock lock(mutex_);
+  const uint64_t target = queued_count_;
+  progress_.wait(lock, [&] { return !error_.empty() || written_count_ >= target; });
+  check_failed();
 }
 
 void FrameWriter::close() {
+  flush();
   std::lock_guard lock(mutex_);
   stream_.close_write();
+}
+
+void FrameWriter::run() {
+  std::vector<Pending> frames;
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    work_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+    if (queue_.empty()) return;  // stopping, and nothing left to write
+    frames.swap(queue_);
+    const bool failed = !error_.empty();
+    lock.unlock();
+    size_t bytes = 0;
+    for (const auto& f : frames) bytes += f.payload.size();
+    const size_t count = frames.size();
+    std::string failure;
+    try {
+      if (!failed) send(frames);  // after a failure, frames are dropped
+    } catch (const std::exception& e) {
+      failure = e.what();
+    }
+    frames.clear();
+    lock.lock();
+    if (!failure.empty() && error_.empty()) error_ = failure;
+    queued_bytes_ -= bytes;
+    written_count_ += count;
+    progress_.notify_all();
+  }
+}
+
+void FrameWriter::send(std::vector<Pending>& frames) {
+  auto flush_pack = [this] {
+    if (pack_.empty()) return;
+    stream_.write_all(pack_.data(), pack_.size());
+    pack_.clear();
+  };
+  for (Pending& f : frames) {
+    const size_t size = sizeof f.header + f.payload.size();
+    if (f.payload.size() < kPackBelow) {
+      if (pack_.size() + size > kPackSize) flush_pack();
+      pack_.insert(pack_.end(), f.header, f.header + sizeof f.header);
+      pack_.insert(pack_.end(), f.payload.begin(), f.payload.end());
+      continue;
+    }
+    flush_pack();
+    if (f.payload.front_room() >= sizeof f.header) {
+      f.payload.grow_front(sizeof f.header);
+      std::memcpy(f.payload.data(), f.header, sizeof f.header);
+      stream_.write_all(f.payload.data(), f.payload.size());
+    } else {
+      stream_.write_all(f.header, sizeof f.header);
+      stream_.write_all(f.payload.data(), f.payload.size());
+    }
+  }
+  flush_pack();
 }
 
 }  // namespace arsync::control

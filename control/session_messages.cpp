@@ -191,6 +191,9 @@ int parse_sync_complete(const json& message, engine::TransferStats& add_to) {
 void send_control(FrameWriter& writer, const json& message) {
   std::string text = message.dump();
   writer.write(FrameType::control, {reinterpret_cast<const uint8_t*>(text.data()), text.size()});
+  // The session waits on the peer's answer next: the message must be out, and a stream that
+  // failed must fail here.
+  writer.flush();
 }
 
 json receive_control(FrameReader& reader, const char* expected_type) {

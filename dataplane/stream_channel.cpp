@@ -6,6 +6,8 @@
 
 namespace arsync::dataplane {
 
+static_assert(kFrameRoom == control::kFrameHeaderSize);
+
 using control::Frame;
 using control::FrameType;
 
@@ -43,14 +45,23 @@ void StreamChannelBase::fail(const std::string& message) {
   if (error_.empty()) error_ = message;
 }
 
-void StreamChannelBase::send_frame(FrameType type, std::span<const uint8_t> payload) {
+template <typename Payload>
+void StreamChannelBase::send_frame_impl(FrameType type, Payload&& payload) {
   if (broken_.load()) return;
   try {
-    writer_.write(type, payload);
+    writer_.write(type, std::forward<Payload>(payload));
   } catch (const std::exception& e) {
     broken_ = true;
     fail(std::string("cannot send to the peer: ") + e.what());
   }
+}
+
+void StreamChannelBase::send_frame(FrameType type, std::span<const uint8_t> payload) {
+  send_frame_impl(type, payload);
+}
+
+void StreamChannelBase::send_frame(FrameType type, fsio::ByteBuffer&& payload) {
+  send_frame_impl(type, std::move(payload));
 }
 
 void StreamChannelBase::read_loop() {
@@ -124,7 +135,7 @@ std::optional<engine::ContentRequest> StreamSenderChannel::next_request() {
 
 void StreamSenderChannel::send_content(engine::ContentMessage&& message) {
   if (auto* chunk = std::get_if<engine::ContentChunk>(&message)) {
-    send_frame(FrameType::content_chunk, encode_chunk(*chunk));
+    send_frame(FrameType::content_chunk, encode_chunk_payload(std::move(*chunk)));
   } else if (auto* failed = std::get_if<engine::ContentFailed>(&message)) {
     send_frame(FrameType::content_failed, encode_failed(*failed));
   } else {
@@ -206,7 +217,7 @@ bool StreamReceiverChannel::on_frame(Frame& frame) {
       return !content_ended_;
     case FrameType::content_chunk:
       if (content_ended_) break;
-      if (auto chunk = decode_chunk(frame.payload, error)) {
+      if (auto chunk = decode_chunk(std::move(frame.payload), error)) {
         content_.push(std::move(*chunk));
         return true;
       }

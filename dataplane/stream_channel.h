@@ -49,6 +49,7 @@ class StreamChannelBase {
   // as the channel's error and later writes are dropped: the engine then winds down through
   // its normal end-of-stream paths instead of meeting exceptions on its worker threads.
   void send_frame(control::FrameType type, std::span<const uint8_t> payload = {});
+  void send_frame(control::FrameType type, fsio::ByteBuffer&& payload);
   // Returns false after the last frame this side expects in the data phase.
   virtual bool on_frame(control::Frame& frame) = 0;
   virtual void on_end() = 0;  // the stream ended or failed: release every waiting reader
@@ -57,6 +58,8 @@ class StreamChannelBase {
 
  private:
   void read_loop();
+  template <typename Payload>
+  void send_frame_impl(control::FrameType type, Payload&& payload);
 
   control::FrameReader reader_;
   LogHandler on_log_;

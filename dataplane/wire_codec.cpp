@@ -181,6 +181,24 @@ class Reader {
     return true;
   }
 
+  // A length-prefixed byte string of at most `max` bytes, skipped: `offset` and `size` say
+  // where it lies in the input.
+  bool skip_string(std::string_view field, size_t max, size_t& offset, size_t& size) {
+    if (failed_) return false;
+    uint64_t declared = 0;
+    if (!varint(field, std::numeric_limits<uint64_t>::max(), declared)) return false;
+    if (declared > max) {
+      return fail(field, cat("too long (", declared, " > ", max, ")"));
+    }
+    if (declared > remaining()) {
+      return fail(field, cat("truncated (", declared, " bytes declared, ", remaining(), " left)"));
+    }
+    offset = pos_;
+    size = static_cast<size_t>(declared);
+    pos_ += size;
+    return true;
+  }
+
   // A length-prefixed byte string of at most `max` bytes; `out` is assigned only once the
   // length has been checked against both the limit and what is left of the input. A
   // std::string_view `out` points into the input.
@@ -336,6 +354,46 @@ bool decode_entry(Reader& r, const fsio::DirBatch& batch, bool& seen_root, fsio:
   return true;
 }
 
+// The chunk header: everything before the data's bytes.
+size_t write_chunk_header(const engine::ContentChunk& chunk, uint8_t* out) {
+  uint8_t* p = out;
+  auto varint = [&p](uint64_t v) {
+    while (v >= 0x80) {
+      *p++ = static_cast<uint8_t>(v | 0x80);
+      v >>= 7;
+    }
+    *p++ = static_cast<uint8_t>(v);
+  };
+  *p++ = kCodecVersion;
+  varint(chunk.id);
+  varint(chunk.offset);
+  *p++ = chunk.last ? kChunkLast : 0;
+  varint(chunk.data.size());
+  return static_cast<size_t>(p - out);
+}
+
+constexpr size_t kMaxChunkHeader = 1 + 3 * kMaxVarintBytes + 1;
+static_assert(kMaxChunkHeader <= kChunkFrontRoom - kFrameRoom);
+
+// Parses a chunk; its data is left in the input at [data_offset, data_offset + data_size).
+bool decode_chunk_fields(std::span<const uint8_t> in, std::string& error,
+                         engine::ContentChunk& chunk, size_t& data_offset, size_t& data_size) {
+  Reader r(in, error, "chunk");
+  uint8_t flags = 0;
+  if (!r.version() || !r.varint_as("id", chunk.id) || !r.varint_as("offset", chunk.offset)) {
+    return false;
+  }
+  if (chunk.id == 0) return r.fail("id", "is 0");
+  if (!r.flags("flags", kChunkLast, flags)) return false;
+  chunk.last = flags & kChunkLast;
+  if (!r.skip_string("data", kMaxChunkData, data_offset, data_size)) return false;
+  if (data_size > std::numeric_limits<uint64_t>::max() - chunk.offset) {
+    return r.fail("offset", "+ data length overflows 64 bits");
+  }
+  if (chunk.last && !r.raw("digest", chunk.digest.data(), chunk.digest.size())) return false;
+  return r.finish();
+}
+
 }  // namespace
 
 Bytes encode_batch(const fsio::DirBatch& batch) {
@@ -422,38 +480,50 @@ std::optional<engine::ContentRequest> decode_request(std::span<const uint8_t> in
 }
 
 Bytes encode_chunk(const engine::ContentChunk& chunk) {
-  Writer w(48 + chunk.data.size());
-  w.u8(kCodecVersion);
-  w.varint(chunk.id);
-  w.varint(chunk.offset);
-  w.u8(chunk.last ? kChunkLast : 0);
-  w.string(std::string_view(chunk.data.data(), chunk.data.size()));
-  if (chunk.last) w.raw(chunk.digest.data(), chunk.digest.size());
-  return w.take();
+  uint8_t header[kMaxChunkHeader];
+  const size_t header_size = write_chunk_header(chunk, header);
+  Bytes out;
+  out.reserve(header_size + chunk.data.size() + sizeof chunk.digest);
+  out.insert(out.end(), header, header + header_size);
+  out.insert(out.end(), chunk.data.begin(), chunk.data.end());
+  if (chunk.last) out.insert(out.end(), chunk.digest.begin(), chunk.digest.end());
+  return out;
+}
+
+fsio::ByteBuffer encode_chunk_payload(engine::ContentChunk&& chunk) {
+  uint8_t header[kMaxChunkHeader];
+  const size_t header_size = write_chunk_header(chunk, header);
+  const size_t trailer_size = chunk.last ? sizeof chunk.digest : 0;
+  fsio::ByteBuffer out = std::move(chunk.data);
+  if (out.front_room() < header_size + kFrameRoom || out.back_room() < trailer_size) {
+    out = fsio::ByteBuffer::copy_of(out, kChunkFrontRoom, kChunkBackRoom);
+  }
+  out.grow_front(header_size);
+  std::memcpy(out.data(), header, header_size);
+  if (trailer_size) {
+    out.grow_back(trailer_size);
+    std::memcpy(out.data() + out.size() - trailer_size, chunk.digest.data(), trailer_size);
+  }
+  return out;
 }
 
 std::optional<engine::ContentChunk> decode_chunk(std::span<const uint8_t> in, std::string& error) {
-  Reader r(in, error, "chunk");
   engine::ContentChunk chunk;
-  uint8_t flags = 0;
-  if (!r.version() || !r.varint_as("id", chunk.id) || !r.varint_as("offset", chunk.offset)) {
-    return std::nullopt;
-  }
-  if (chunk.id == 0) {
-    r.fail("id", "is 0");
-    return std::nullopt;
-  }
-  if (!r.flags("flags", kChunkLast, flags)) return std::nullopt;
-  chunk.last = flags & kChunkLast;
-  if (!r.string("data", kMaxChunkData, chunk.data)) return std::nullopt;
-  if (chunk.data.size() > std::numeric_limits<uint64_t>::max() - chunk.offset) {
-    r.fail("offset", "+ data length overflows 64 bits");
-    return std::nullopt;
-  }
-  if (chunk.last && !r.raw("digest", chunk.digest.data(), chunk.digest.size())) {
-    return std::nullopt;
-  }
-  if (!r.finish()) return std::nullopt;
+  size_t offset = 0;
+  size_t size = 0;
+  if (!decode_chunk_fields(in, error, chunk, offset, size)) return std::nullopt;
+  chunk.data = fsio::ByteBuffer::copy_of(in.subspan(offset, size));
+  return chunk;
+}
+
+std::optional<engine::ContentChunk> decode_chunk(fsio::ByteBuffer&& in, std::string& error) {
+  engine::ContentChunk chunk;
+  size_t offset = 0;
+  size_t size = 0;
+  if (!decode_chunk_fields(in, error, chunk, offset, size)) return std::nullopt;
+  chunk.data = std::move(in);
+  chunk.data.drop_front(offset);
+  chunk.data.shrink(size);
   return chunk;
 }
 

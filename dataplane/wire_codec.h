@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "arsync/engine/channel.h"
+#include "fsio/byte_buffer.h"
 #include "fsio/walk_tree.h"
 
 namespace arsync::dataplane {
@@ -31,8 +32,19 @@ Bytes encode_request(const engine::ContentRequest& request);
 std::optional<engine::ContentRequest> decode_request(std::span<const uint8_t> in,
                                                      std::string& error);
 
+// A frame's header (see control/frame.h) fits in the room a chunk keeps in front, with the
+// chunk's own header.
+inline constexpr size_t kFrameRoom = 5;
+inline constexpr size_t kChunkFrontRoom = engine::ContentChunk::kFrontRoom;
+inline constexpr size_t kChunkBackRoom = engine::ContentChunk::kBackRoom;
+
 Bytes encode_chunk(const engine::ContentChunk& chunk);
+// The encoding built around the chunk's own bytes, with kFrameRoom bytes still free in front:
+// no copy when the chunk has the room its type asks for (as the sender's chunks do).
+fsio::ByteBuffer encode_chunk_payload(engine::ContentChunk&& chunk);
 std::optional<engine::ContentChunk> decode_chunk(std::span<const uint8_t> in, std::string& error);
+// Takes over the frame's buffer: the chunk's data is the part of it after the header.
+std::optional<engine::ContentChunk> decode_chunk(fsio::ByteBuffer&& in, std::string& error);
 
 Bytes encode_failed(const engine::ContentFailed& failed);
 std::optional<engine::ContentFailed> decode_failed(std::span<const uint8_t> in, std::string& error);

@@ -12,6 +12,7 @@
 #include <variant>
 #include <vector>
 
+#include "fsio/byte_buffer.h"
 #include "fsio/file_entry.h"
 #include "fsio/unique_fd.h"
 #include "fsio/walk_tree.h"
@@ -36,9 +37,13 @@ struct ContentFd {
 // Content as bytes, in order; the last piece carries the whole-file XXH3-128 that the
 // receiver checks before the file takes its final name.
 struct ContentChunk {
+  // Room a sender leaves around the data, so that a transport can frame it in place.
+  static constexpr size_t kFrontRoom = 48;
+  static constexpr size_t kBackRoom = 16;
+
   uint64_t id = 0;
   uint64_t offset = 0;
-  std::vector<char> data;
+  fsio::ByteBuffer data;
   bool last = false;
   fsio::Digest128 digest{};
 };

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -136,31 +137,37 @@ ContentMessage failure(uint64_t id, int err, const std::string& path) {
   return failed;
 }
 
-// Streams a file as bytes with its whole-file hash, as a network transport carries it.
-void send_as_chunks(uint64_t id, int fd, const std::string& path, Report& report,
+// Streams a file as bytes with its whole-file hash, as a network transport carries it. Reads
+// are sized by what fstat said is left (plus a byte, to see the end without another read),
+// so a small file is one chunk that also carries the hash. A file that grows meanwhile is
+// read to its new end; the hash covers whatever was sent.
+void send_as_chunks(uint64_t id, int fd, uint64_t size, const std::string& path, Report& report,
                     SenderChannel& channel) {
   constexpr size_t kChunk = 256 * 1024;
   merkle::StreamDigest digest;
   uint64_t offset = 0;
   for (;;) {
+    const uint64_t left = size > offset ? size - offset : 0;
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(kChunk, left + 1));
     ContentChunk chunk;
     chunk.id = id;
     chunk.offset = offset;
-    chunk.data.resize(kChunk);
-    ssize_t n = ::pread(fd, chunk.data.data(), kChunk, static_cast<off_t>(offset));
+    chunk.data = fsio::ByteBuffer(want, ContentChunk::kFrontRoom, ContentChunk::kBackRoom);
+    ssize_t n = ::pread(fd, chunk.data.data(), want, static_cast<off_t>(offset));
     if (n < 0) {
       if (errno == EINTR) continue;
       channel.send_content(failure(id, errno, path));
       return;
     }
-    chunk.data.resize(static_cast<size_t>(n));
+    chunk.data.shrink(static_cast<size_t>(n));
     digest.update(chunk.data.data(), chunk.data.size());
     offset += static_cast<uint64_t>(n);
-    chunk.last = n == 0;
+    chunk.last = n == 0 || (static_cast<size_t>(n) < want && offset >= size);
     if (chunk.last) chunk.digest = digest.finish();
     report.stats().bytes_sent += chunk.data.size();
+    const bool last = chunk.last;
     channel.send_content(std::move(chunk));
-    if (n == 0) return;
+    if (last) return;
   }
 }
 
@@ -210,7 +217,9 @@ void serve_as_chunks(const std::vector<uint64_t>& ids, const FileTable& table,
     struct stat st;
     const SourceFile* file = nullptr;
     fsio::UniqueFd fd = open_listed(id, table, roots, channel, st, file);
-    if (fd) send_as_chunks(id, fd.get(), file->path, report, channel);
+    if (fd) {
+      send_as_chunks(id, fd.get(), static_cast<uint64_t>(st.st_size), file->path, report, channel);
+    }
   }
 }
 

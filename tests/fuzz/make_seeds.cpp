@@ -90,9 +90,10 @@ std::vector<dataplane::Bytes> chunks() {
   fsio::Digest128 digest;
   digest.fill(0x5a);
   return {
-      dataplane::encode_chunk({1, 0, {'h', 'e', 'l', 'l', 'o'}, false, {}}),
+      dataplane::encode_chunk({1, 0, fsio::ByteBuffer::copy_of("hello"), false, {}}),
       dataplane::encode_chunk({1, 5, {}, true, digest}),
-      dataplane::encode_chunk({300, 1ull << 33, std::vector<char>(64, 'x'), true, digest}),
+      dataplane::encode_chunk(
+          {300, 1ull << 33, fsio::ByteBuffer::copy_of(std::string(64, 'x')), true, digest}),
   };
 }
 

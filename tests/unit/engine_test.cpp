@@ -169,7 +169,7 @@ class HostileSenderTest : public EngineTest {
   static void send_pwn(MemoryChannel& channel, uint64_t id) {
     ContentChunk chunk;
     chunk.id = id;
-    chunk.data = {'p', 'w', 'n'};
+    chunk.data = fsio::ByteBuffer::copy_of("pwn");
     ContentChunk end;
     end.id = id;
     end.offset = 3;

@@ -149,12 +149,12 @@ TEST_F(StreamChannelTest, SenderVanishingMidFileLeavesNoPartialFile) {
         batch.complete = false;
         batch.entries.push_back(e);
         out.write(control::FrameType::list_batch, encode_batch(batch));
-        out.write(control::FrameType::list_end, {});
+        out.write(control::FrameType::list_end, std::span<const uint8_t>{});
         engine::ContentChunk chunk;
         chunk.id = 1;
-        chunk.data = {'n', 'e', 'w'};
+        chunk.data = fsio::ByteBuffer::copy_of("new");
         out.write(control::FrameType::content_chunk, encode_chunk(chunk));
-        s.close_write();  // gone before the last piece
+        out.close();  // gone before the last piece
       },
       error);
   EXPECT_EQ(code, engine::kExitPartial);

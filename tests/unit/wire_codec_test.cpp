@@ -63,6 +63,10 @@ testing::AssertionResult same_batch(const DirBatch& a, const DirBatch& b) {
   return testing::AssertionSuccess();
 }
 
+fsio::ByteBuffer bytes_of(std::string_view text) {
+  return fsio::ByteBuffer::copy_of(text);
+}
+
 bool operator==(const ContentChunk& a, const ContentChunk& b) {
   return a.id == b.id && a.offset == b.offset && a.data == b.data && a.last == b.last &&
          a.digest == b.digest;
@@ -332,7 +336,7 @@ TEST(WireCodec, EveryTruncationIsRejected) {
   std::vector<std::pair<std::string, Bytes>> valid = {
       {"batch", encode_batch(batch)},
       {"request", encode_request(ContentRequest{{1, 300, 1ull << 40}})},
-      {"chunk", encode_chunk(ContentChunk{7, 1 << 20, {'a', 'b', 'c'}, true, some_digest(2)})},
+      {"chunk", encode_chunk(ContentChunk{7, 1 << 20, bytes_of("abc"), true, some_digest(2)})},
       {"failed", encode_failed(ContentFailed{7, true, "gone"})},
   };
   for (const auto& [kind, bytes] : valid) {
@@ -576,15 +580,16 @@ TEST(WireCodec, RejectsMalformedRequests) {
 // ---- chunks ----
 
 TEST(WireCodec, RoundTripsChunks) {
-  std::vector<ContentChunk> chunks = {
-      ContentChunk{1, 0, {}, false, {}},
-      ContentChunk{1, 0, {}, true, some_digest(5)},  // an empty file
-      ContentChunk{
-          std::numeric_limits<uint64_t>::max(), 1ull << 40, {'\0', '\xff', '\n'}, false, {}},
-      ContentChunk{
-          9, std::numeric_limits<uint64_t>::max() - 3, {'a', 'b', 'c'}, true, some_digest(6)},
-      ContentChunk{2, 4096, std::vector<char>(kMaxChunkData, 'z'), true, some_digest(7)},
-  };
+  std::vector<ContentChunk> chunks;
+  chunks.push_back(ContentChunk{1, 0, {}, false, {}});
+  chunks.push_back(ContentChunk{1, 0, {}, true, some_digest(5)});  // an empty file
+  chunks.push_back(ContentChunk{
+      std::numeric_limits<uint64_t>::max(), 1ull << 40, bytes_of({"\0\xff\n", 3}), false, {}});
+  chunks.push_back(ContentChunk{9, std::numeric_limits<uint64_t>::max() - 3, bytes_of("abc"), true,
+                                some_digest(6)});
+  chunks.push_back(
+      ContentChunk{2, 4096, bytes_of(std::string(kMaxChunkData, 'z')), true, some_digest(7)});
+
   for (const ContentChunk& chunk : chunks) {
     std::string error;
     Bytes bytes = encode_chunk(chunk);
@@ -592,13 +597,35 @@ TEST(WireCodec, RoundTripsChunks) {
     ASSERT_TRUE(decoded) << error;
     EXPECT_TRUE(*decoded == chunk);
     EXPECT_EQ(encode_chunk(*decoded), bytes);
+
+    // Framed in place around the chunk's own buffer: the same bytes, with room left for
+    // the frame header, and the data not copied.
+    ContentChunk roomy{
+        chunk.id, chunk.offset,
+        fsio::ByteBuffer::copy_of(chunk.data, ContentChunk::kFrontRoom, ContentChunk::kBackRoom),
+        chunk.last, chunk.digest};
+    const uint8_t* data_at = roomy.data.data();
+    fsio::ByteBuffer payload = encode_chunk_payload(std::move(roomy));
+    EXPECT_TRUE(std::equal(payload.begin(), payload.end(), bytes.begin(), bytes.end()));
+    EXPECT_GE(payload.front_room(), kFrameRoom);
+    EXPECT_EQ(payload.data() + (bytes.size() - chunk.data.size() - (chunk.last ? 16 : 0)), data_at);
+    // Decoded in place from a frame's buffer: the same chunk.
+    auto adopted = decode_chunk(fsio::ByteBuffer::copy_of(bytes), error);
+    ASSERT_TRUE(adopted) << error;
+    EXPECT_TRUE(*adopted == chunk);
   }
+  // Without room around its data (a chunk made by hand), the payload is a copy.
+  ContentChunk tight{3, 0, bytes_of("xyz"), true, some_digest(1)};
+  Bytes expected = encode_chunk(tight);
+  fsio::ByteBuffer copied = encode_chunk_payload(std::move(tight));
+  EXPECT_TRUE(std::equal(copied.begin(), copied.end(), expected.begin(), expected.end()));
+  EXPECT_GE(copied.front_room(), kFrameRoom);
 }
 
 TEST(WireCodec, RejectsMalformedChunks) {
   Bytes oversized =
-      encode_chunk(ContentChunk{1, 0, std::vector<char>(kMaxChunkData + 1), false, {}});
-  Bytes trailing = encode_chunk(ContentChunk{1, 0, {'x'}, false, {}});
+      encode_chunk(ContentChunk{1, 0, bytes_of(std::string(kMaxChunkData + 1, 'y')), false, {}});
+  Bytes trailing = encode_chunk(ContentChunk{1, 0, bytes_of("x"), false, {}});
   trailing.push_back(0);
   std::vector<Malformed> cases = {
       {"empty", {}, "chunk: version truncated"},
