@@ -138,6 +138,10 @@ struct SessionCore {
   uint64_t generation = 0;
   uint64_t packets_seen = 0;
   bool poller_active = false;
+  // Threads inside SshExecChannel::read_some. While one is, packets are being processed
+  // anyway: a stderr reader waits for its own signal instead of polling too (which took
+  // turns at the socket with the stdout reader and was woken for every packet).
+  int stdout_readers = 0;
 
   ~SessionCore() {
     event.reset();
@@ -216,6 +220,7 @@ struct ChannelState {
   std::string stderr_data;  // unread stderr starts at stderr_read
   size_t stderr_read = 0;
   uint64_t stderr_dropped = 0;
+  std::condition_variable stderr_changed;  // stderr data, EOF or close arrived
   bool remote_eof = false;
   bool remote_closed = false;
   bool eof_sent = false;
@@ -254,15 +259,20 @@ int on_channel_data(ssh_session, ssh_channel, void* data, uint32_t len, int is_s
   const size_t keep = std::min<size_t>(len, kStderrLimit - state->stderr_unread());
   state->stderr_data.append(static_cast<const char*>(data), keep);
   state->stderr_dropped += len - keep;
+  state->stderr_changed.notify_all();
   return static_cast<int>(len);
 }
 
 void on_channel_eof(ssh_session, ssh_channel, void* userdata) {
-  static_cast<ChannelState*>(userdata)->remote_eof = true;
+  auto* state = static_cast<ChannelState*>(userdata);
+  state->remote_eof = true;
+  state->stderr_changed.notify_all();
 }
 
 void on_channel_close(ssh_session, ssh_channel, void* userdata) {
-  static_cast<ChannelState*>(userdata)->remote_closed = true;
+  auto* state = static_cast<ChannelState*>(userdata);
+  state->remote_closed = true;
+  state->stderr_changed.notify_all();
 }
 
 void on_exit_status(ssh_session, ssh_channel, int status, void* userdata) {
@@ -633,6 +643,11 @@ size_t SshExecChannel::read_some(void* buf, size_t n) {
   const auto want = static_cast<uint32_t>(std::min<size_t>(n, kMaxReadChunk));
   std::unique_lock lock(core_->mutex);
   ssh_channel channel = state_->channel.get();
+  ++core_->stdout_readers;
+  struct Leave {
+    SessionCore& core;
+    ~Leave() { --core.stdout_readers; }  // runs with the mutex held: declared after `lock`
+  } leave{*core_};
   for (;;) {
     for (int round = 0; round < kReadRoundsBeforePoll; ++round) {
       const uint64_t socket_bytes = core_->socket_counter.in_bytes;
@@ -706,6 +721,12 @@ size_t SshExecChannel::read_stderr_some(void* buf, size_t n, std::chrono::millis
       return take;
     }
     if (st.remote_eof || st.remote_closed) return 0;
+    if (std::chrono::steady_clock::now() >= deadline) return 0;
+    if (core_->stdout_readers > 0) {
+      st.stderr_changed.wait_until(
+          lock, std::min(deadline, std::chrono::steady_clock::now() + kMaxPollWait));
+      continue;
+    }
     // Processes what has arrived; stderr reaches stderr_data through on_channel_data.
     const int polled = ssh_channel_poll(st.channel.get(), 1);
     core_->note_progress();
