@@ -188,33 +188,110 @@ int parse_sync_complete(const json& message, engine::TransferStats& add_to) {
   return code;
 }
 
-void send_control(FrameWriter& writer, const json& message) {
-  std::string text = message.dump();
+json make_progress(const Progress& progress) {
+  return {{"type", "progress"}, {"files", progress.files}, {"bytes", progress.bytes}};
+}
+
+json make_file_problem(const FileProblem& problem) {
+  return {{"type", "error"},
+          {"path", problem.path.substr(0, kMaxProblemText)},
+          {"message", problem.message.substr(0, kMaxProblemText)},
+          {"retry", problem.retry}};
+}
+
+std::variant<Progress, FileProblem> parse_data_phase_message(std::string_view text) {
+  if (text.size() > kMaxControlMessage) throw ProtocolError("control message too large");
+  json message = json::parse(text.begin(), text.end(), nullptr, false);
+  if (!message.is_object()) throw ProtocolError("control message is not a JSON object");
+  std::string type = field(message, "type", json::value_t::string).get<std::string>();
+  if (type == "progress") {
+    Progress progress;
+    progress.files = field(message, "files", json::value_t::number_unsigned).get<uint64_t>();
+    progress.bytes = field(message, "bytes", json::value_t::number_unsigned).get<uint64_t>();
+    return progress;
+  }
+  if (type == "error" && message.contains("path")) {
+    FileProblem problem;
+    problem.path = field(message, "path", json::value_t::string).get<std::string>();
+    problem.message = field(message, "message", json::value_t::string).get<std::string>();
+    problem.retry = field(message, "retry", json::value_t::boolean).get<bool>();
+    if (problem.path.size() > kMaxProblemText || problem.message.size() > kMaxProblemText) {
+      throw ProtocolError("per-file error message too long");
+    }
+    return problem;
+  }
+  if (type == "error") {
+    throw ProtocolError(message.value("message", std::string("unspecified error")));
+  }
+  throw ProtocolError("unexpected \"" + type + "\" during the transfer");
+}
+
+namespace {
+
+void queue_control(FrameWriter& writer, const std::string& text) {
   writer.write(FrameType::control, {reinterpret_cast<const uint8_t*>(text.data()), text.size()});
+}
+
+}  // namespace
+
+void post_control(FrameWriter& writer, const json& message) {
+  // Invalid UTF-8 (a name in a non-UTF-8 locale) is replaced rather than thrown on: these
+  // messages are for the user to read.
+  queue_control(writer, message.dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
+void send_control(FrameWriter& writer, const json& message) {
+  queue_control(writer, message.dump());
   // The session waits on the peer's answer next: the message must be out, and a stream that
   // failed must fail here.
   writer.flush();
 }
 
+bool dispatch_peer_message(const Frame& frame, const PeerMessages& peer) {
+  if (frame.type == FrameType::log) {
+    if (frame.payload.empty() || frame.payload[0] > 1) {
+      throw ProtocolError("malformed log line from the peer");
+    }
+    if (peer.on_log) peer.on_log(frame.payload[0] == 1, frame.payload.text().substr(1));
+    return true;
+  }
+  if (frame.type == FrameType::control && peer.on_control) {
+    peer.on_control(frame.payload.text());
+    return true;
+  }
+  return false;
+}
+
 json receive_control(FrameReader& reader, const char* expected_type) {
-  auto frame = reader.next();
-  if (!frame) {
-    throw ProtocolError(std::string("the peer closed the connection (expected ") + expected_type +
-                        ")");
-  }
-  if (frame->type != FrameType::control) throw ProtocolError("expected a control message");
-  if (frame->payload.size() > kMaxControlMessage) throw ProtocolError("control message too large");
-  json message = json::parse(frame->payload.begin(), frame->payload.end(), nullptr, false);
-  if (!message.is_object()) throw ProtocolError("control message is not a JSON object");
-  std::string type = field(message, "type", json::value_t::string).get<std::string>();
-  if (type == "error") {
-    auto text = message.value("message", std::string("unspecified error"));
-    throw ProtocolError(text);
-  }
-  if (type != expected_type) {
+  return receive_control(reader, expected_type, PeerMessages{});
+}
+
+json receive_control(FrameReader& reader, const char* expected_type, const PeerMessages& interim) {
+  for (;;) {
+    auto frame = reader.next();
+    if (!frame) {
+      throw ProtocolError(std::string("the peer closed the connection (expected ") + expected_type +
+                          ")");
+    }
+    if (frame->type == FrameType::log && dispatch_peer_message(*frame, interim)) continue;
+    if (frame->type != FrameType::control) throw ProtocolError("expected a control message");
+    if (frame->payload.size() > kMaxControlMessage) {
+      throw ProtocolError("control message too large");
+    }
+    json message = json::parse(frame->payload.begin(), frame->payload.end(), nullptr, false);
+    if (!message.is_object()) throw ProtocolError("control message is not a JSON object");
+    std::string type = field(message, "type", json::value_t::string).get<std::string>();
+    if (type == expected_type) return message;
+    if (interim.on_control) {
+      interim.on_control(frame->payload.text());  // throws for what does not belong here
+      continue;
+    }
+    if (type == "error") {
+      auto text = message.value("message", std::string("unspecified error"));
+      throw ProtocolError(text);
+    }
     throw ProtocolError("expected \"" + std::string(expected_type) + "\", got \"" + type + "\"");
   }
-  return message;
 }
 
 }  // namespace arsync::control

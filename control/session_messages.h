@@ -5,14 +5,20 @@
 //   helper -> client: hello-ack    {type, protocol, capabilities[]}   (the intersection)
 //   client -> helper: sync_start   {type, direction, paths[], options{}, filters[]}
 //   helper -> client: sync_ready   {type}            or  error {type, message, exit_code}
-//   ... data-plane frames ...
+//   ... data-plane frames, and during them:
+//   helper -> client: progress     {type, files, bytes}
+//   helper -> client: error        {type, path, message, retry}   (one file's problem)
 //   helper -> client: sync_complete {type, exit_code}
 //   client -> helper: ack_complete  {type}
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <variant>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -61,10 +67,48 @@ nlohmann::json make_simple(const char* type);  // sync_ready, ack_complete
 nlohmann::json make_sync_complete(int exit_code, const engine::TransferStats& stats);
 int parse_sync_complete(const nlohmann::json& message, engine::TransferStats& add_to);
 
+// The data phase's control messages (helper -> client).
+// What the helper's side has done so far: a push counts the files and bytes that landed
+// (verified and renamed into place), a pull those sent.
+struct Progress {
+  uint64_t files = 0;
+  uint64_t bytes = 0;
+};
+// One file's problem, worded for the user; `retry`: it is being fetched again.
+struct FileProblem {
+  std::string path;  // escaped as the user sees names (engine::escape_name)
+  std::string message;
+  bool retry = false;
+};
+inline constexpr size_t kMaxProblemText = 64 * 1024;
+nlohmann::json make_progress(const Progress& progress);
+nlohmann::json make_file_problem(const FileProblem& problem);
+// Parses one control frame's payload received during the data phase; ProtocolError for
+// anything but a well-formed progress or per-file error.
+std::variant<Progress, FileProblem> parse_data_phase_message(std::string_view text);
+
+// What the peer says beside the data, from the data phase until sync_complete: report lines
+// (log frames) and control messages (progress, per-file errors, as JSON text). A handler
+// throws for what it does not accept, and the session fails with that reason. Without
+// on_control, a control message there is a protocol error; without on_log, lines are dropped.
+struct PeerMessages {
+  std::function<void(bool is_error, std::string_view line)> on_log;
+  std::function<void(std::string_view json_text)> on_control;
+};
+
+// Hands a log frame, or a control frame when there is on_control, to `peer`; false for any
+// other frame. Throws ProtocolError for a malformed log frame.
+bool dispatch_peer_message(const Frame& frame, const PeerMessages& peer);
+
 // One control frame out / in. receive_control throws ProtocolError for anything but a
 // control frame holding a JSON object with a string "type", and for an "error" message
 // (whose text it carries).
 void send_control(FrameWriter& writer, const nlohmann::json& message);
+// Queued without waiting for it to be written (messages that no answer depends on).
+void post_control(FrameWriter& writer, const nlohmann::json& message);
 nlohmann::json receive_control(FrameReader& reader, const char* expected_type);
+// The same, passing the peer's log frames and other control messages to `interim` first.
+nlohmann::json receive_control(FrameReader& reader, const char* expected_type,
+                               const PeerMessages& interim);
 
 }  // namespace arsync::control

@@ -22,8 +22,8 @@ void send_log(control::FrameWriter& writer, bool is_error, std::string_view line
 }
 
 StreamChannelBase::StreamChannelBase(control::ByteStream& in, control::FrameWriter& out,
-                                     LogHandler on_log)
-    : writer_(out), reader_(in), on_log_(std::move(on_log)) {}
+                                     PeerMessages peer)
+    : writer_(out), reader_(in), peer_(std::move(peer)) {}
 
 StreamChannelBase::~StreamChannelBase() = default;
 
@@ -70,13 +70,9 @@ void StreamChannelBase::read_loop() {
     while (more) {
       auto frame = reader_.next();
       if (!frame) throw control::FrameError("the peer closed the stream during the transfer");
-      if (frame->type == FrameType::log) {
-        if (frame->payload.empty() || frame->payload[0] > 1)
-          throw control::FrameError("malformed log line from the peer");
-        std::string_view line(reinterpret_cast<const char*>(frame->payload.data()) + 1,
-                              frame->payload.size() - 1);
-        if (on_log_) on_log_(frame->payload[0] == 1, line);
-        continue;
+      if (control::dispatch_peer_message(*frame, peer_)) continue;
+      if (frame->type == FrameType::control) {
+        throw control::ProtocolError("unexpected control message during the transfer");
       }
       more = on_frame(*frame);
     }
@@ -89,8 +85,8 @@ void StreamChannelBase::read_loop() {
 // ---- sender side ----
 
 StreamSenderChannel::StreamSenderChannel(control::ByteStream& in, control::FrameWriter& out,
-                                         LogHandler on_log)
-    : StreamChannelBase(in, out, std::move(on_log)) {
+                                         PeerMessages peer)
+    : StreamChannelBase(in, out, std::move(peer)) {
   start_reader();
 }
 
@@ -175,8 +171,8 @@ void StreamSenderChannel::on_end() {
 // ---- receiver side ----
 
 StreamReceiverChannel::StreamReceiverChannel(control::ByteStream& in, control::FrameWriter& out,
-                                             LogHandler on_log)
-    : StreamChannelBase(in, out, std::move(on_log)) {
+                                             PeerMessages peer)
+    : StreamChannelBase(in, out, std::move(peer)) {
   start_reader();
 }
 

@@ -17,6 +17,7 @@
 #include "arsync/engine/blocking_queue.h"
 #include "arsync/engine/channel.h"
 #include "control/frame.h"
+#include "control/session_messages.h"
 
 namespace arsync::dataplane {
 
@@ -27,8 +28,7 @@ inline constexpr size_t kEntriesPerFrame = 16384;
 // A directory with more entries than this is refused (bounds the receiver's memory).
 inline constexpr size_t kMaxDirEntries = 16u << 20;
 
-// Lines the peer's engine reported (itemize, errors) arrive as log frames.
-using LogHandler = std::function<void(bool is_error, std::string_view line)>;
+using control::PeerMessages;
 
 // Sends one of this side's report lines to the peer as a log frame.
 void send_log(control::FrameWriter& writer, bool is_error, std::string_view line);
@@ -40,7 +40,7 @@ class StreamChannelBase {
 
  protected:
   // `out` is shared with whoever else writes frames on the stream (log lines, the session).
-  StreamChannelBase(control::ByteStream& in, control::FrameWriter& out, LogHandler on_log);
+  StreamChannelBase(control::ByteStream& in, control::FrameWriter& out, PeerMessages peer);
   ~StreamChannelBase();
   void start_reader();
   void stop_reader();
@@ -62,7 +62,7 @@ class StreamChannelBase {
   void send_frame_impl(control::FrameType type, Payload&& payload);
 
   control::FrameReader reader_;
-  LogHandler on_log_;
+  PeerMessages peer_;
   std::atomic<bool> broken_{false};
   std::thread thread_;
   mutable std::mutex error_mutex_;
@@ -72,7 +72,7 @@ class StreamChannelBase {
 // The sending side's end: file list and content out, requests in.
 class StreamSenderChannel final : public engine::SenderChannel, public StreamChannelBase {
  public:
-  StreamSenderChannel(control::ByteStream& in, control::FrameWriter& out, LogHandler on_log = {});
+  StreamSenderChannel(control::ByteStream& in, control::FrameWriter& out, PeerMessages peer = {});
   ~StreamSenderChannel() override;
 
   bool can_pass_fds() const override { return false; }
@@ -92,7 +92,7 @@ class StreamSenderChannel final : public engine::SenderChannel, public StreamCha
 // The receiving side's end: file list and content in, requests out.
 class StreamReceiverChannel final : public engine::ReceiverChannel, public StreamChannelBase {
  public:
-  StreamReceiverChannel(control::ByteStream& in, control::FrameWriter& out, LogHandler on_log = {});
+  StreamReceiverChannel(control::ByteStream& in, control::FrameWriter& out, PeerMessages peer = {});
   ~StreamReceiverChannel() override;
 
   std::optional<fsio::DirBatch> next_batch() override;

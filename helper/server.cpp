@@ -13,6 +13,7 @@
 #include "arsync/engine/sender.h"
 #include "control/session_messages.h"
 #include "dataplane/stream_channel.h"
+#include "helper/progress_ticker.h"
 
 namespace arsync::helper {
 namespace {
@@ -78,6 +79,15 @@ int serve_session(control::ByteStream& stream, const Confinement& confinement) {
       std::fprintf(stderr, "%.*s\n", static_cast<int>(line.size()), line.data());
     }
   });
+  // Per-file problems go to the client as `error` messages, with the file's name.
+  report.set_file_problem_sink([&writer](std::string_view path, std::string_view line, bool retry) {
+    try {
+      control::post_control(writer, control::make_file_problem(
+                                        {engine::escape_name(path), std::string(line), retry}));
+    } catch (const std::exception&) {
+      std::fprintf(stderr, "%.*s\n", static_cast<int>(line.size()), line.data());
+    }
+  });
   fsio::UniqueFd dest;
   bool created = false;
   if (start.direction == Direction::push) {
@@ -93,7 +103,9 @@ int serve_session(control::ByteStream& stream, const Confinement& confinement) {
   std::string protocol_error;
   if (start.direction == Direction::push) {
     dataplane::StreamReceiverChannel channel(stream, writer);
+    ProgressTicker progress(writer, report.stats());
     engine::run_receiver(engine::Destination{dest.get(), created}, start.options, report, channel);
+    progress.stop();
     protocol_error = channel.error();
   } else {
     std::vector<fsio::SourceSpec> sources;

@@ -100,6 +100,7 @@ CommandLine parse_command_line(int argc, char** argv) {
   app.add_flag("-q,--quiet", o.quiet, "suppress non-error messages");
   app.add_flag("-i,--itemize-changes", o.itemize, "output a change-summary for all updates");
   app.add_flag("--stats", o.stats, "give some file-transfer stats");
+  app.add_flag("--progress", cmd.progress, "show progress during transfer (one overall line)");
   app.add_flag("--mkpath", cmd.mkpath, "create the destination's path component");
   app.add_option("-e,--rsh", cmd.rsh, "the ssh command line to emulate (ssh -p -i -l -o -F)");
   app.add_option("--helper", cmd.helper_path, "the helper program on the remote side");

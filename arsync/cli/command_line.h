@@ -24,6 +24,7 @@ struct CommandLine {
   std::string rsh;                            // -e: "ssh -p PORT -i KEY ..."
   std::string helper_path = "arsync-helper";  // --helper: the program on the remote side
   bool accept_new_host_key = false;
+  bool progress = false;  // --progress: one overall line (see progress_meter.h)
   bool show_help = false;
   bool show_version = false;
   std::string help_text;

@@ -7,9 +7,11 @@
 #include <chrono>
 #include <clocale>
 #include <cstdio>
+#include <optional>
 #include <thread>
 
 #include "arsync/cli/command_line.h"
+#include "arsync/cli/progress_meter.h"
 #include "arsync/cli/remote_sync.h"
 #include "arsync/cli/summary.h"
 #include "arsync/cli/transfer_plan.h"
@@ -89,7 +91,15 @@ int run(int argc, char** argv) {
     std::printf("created directory %s\n", plan.dest_display.c_str());
   if (!cmd.output.quiet && cmd.output.verbose > 0) std::printf("sending incremental file list\n");
   engine::Destination dest{plan.dest_fd.get(), plan.dest_created};
-  engine::sync_local(plan.sources, dest, cmd.sync, report);
+  {
+    std::optional<cli::ProgressMeter> progress;
+    if (cmd.progress && !cmd.output.quiet) {
+      progress.emplace(stdout, [&report] {
+        return cli::ProgressReading{report.stats().files_done, report.stats().bytes_done};
+      });
+    }
+    engine::sync_local(plan.sources, dest, cmd.sync, report);
+  }
   // Interrupted: the workers stopped and removed their temporary files on the way out.
   if (engine::cancelled()) return engine::kExitSignal;
   double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

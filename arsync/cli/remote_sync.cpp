@@ -3,9 +3,12 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <optional>
 #include <string_view>
 #include <thread>
+#include <variant>
 
+#include "arsync/cli/progress_meter.h"
 #include "arsync/cli/summary.h"
 #include "arsync/cli/transfer_plan.h"
 #include "arsync/engine/receiver.h"
@@ -199,15 +202,37 @@ int sync_remote(const CommandLine& cmd) {
       std::fprintf(stdout, "%s\n", text.c_str());
     }
   };
+  // What has landed: in a push, as the helper last said; in a pull, counted here.
+  std::atomic<uint64_t> remote_files{0};
+  std::atomic<uint64_t> remote_bytes{0};
+  auto on_control = [&](std::string_view text) {
+    auto message = control::parse_data_phase_message(text);
+    if (auto* problem = std::get_if<control::FileProblem>(&message)) {
+      std::fprintf(stderr, "%s: %s\n", host.c_str(), problem->message.c_str());
+    } else {
+      const auto& progress = std::get<control::Progress>(message);
+      remote_files = progress.files;
+      remote_bytes = progress.bytes;
+    }
+  };
+  const control::PeerMessages peer{show_remote, on_control};
+  const bool push = plan.direction == control::Direction::push;
+  std::optional<ProgressMeter> progress;
+  if (cmd.progress && !cmd.output.quiet) {
+    progress.emplace(stdout, [&]() -> ProgressReading {
+      if (push) return {remote_files, remote_bytes};
+      return {report.stats().files_done, report.stats().bytes_done};
+    });
+  }
   std::string protocol_error;
-  if (plan.direction == control::Direction::push) {
+  if (push) {
     std::vector<fsio::SourceSpec> sources;
     for (const auto& p : plan.local_paths) sources.push_back({p, {}});
-    dataplane::StreamSenderChannel data(channel, writer, show_remote);
+    dataplane::StreamSenderChannel data(channel, writer, peer);
     engine::run_sender(sources, cmd.sync, report, data);
     protocol_error = data.error();
   } else {
-    dataplane::StreamReceiverChannel data(channel, writer, show_remote);
+    dataplane::StreamReceiverChannel data(channel, writer, peer);
     engine::run_receiver(engine::Destination{local_dest.dest_fd.get(), local_dest.dest_created},
                          cmd.sync, report, data);
     protocol_error = data.error();
@@ -215,8 +240,8 @@ int sync_remote(const CommandLine& cmd) {
   int remote_code = 0;
   if (protocol_error.empty()) {
     try {
-      remote_code = control::parse_sync_complete(control::receive_control(reader, "sync_complete"),
-                                                 report.stats());
+      remote_code = control::parse_sync_complete(
+          control::receive_control(reader, "sync_complete", peer), report.stats());
       control::send_control(writer, control::make_simple("ack_complete"));
       channel.close_write();
     } catch (const std::exception& e) {
@@ -224,6 +249,7 @@ int sync_remote(const CommandLine& cmd) {
     }
   }
   relay.stop();
+  if (progress) progress->finish();
   if (!protocol_error.empty()) {
     std::fprintf(stderr, "arsync: connection to %s failed: %s\n", plan.remote.host.c_str(),
                  protocol_error.c_str());

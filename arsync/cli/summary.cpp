@@ -3,9 +3,7 @@
 #include <string>
 
 namespace arsync::cli {
-namespace {
 
-// 1234567 -> "1,234,567", as rsync prints its counters.
 std::string grouped(uint64_t n) {
   std::string digits = std::to_string(n);
   std::string out;
@@ -15,6 +13,8 @@ std::string grouped(uint64_t n) {
   }
   return out;
 }
+
+namespace {
 
 std::string breakdown(uint64_t reg, uint64_t dir, uint64_t link, uint64_t dev, uint64_t special) {
   std::string parts;

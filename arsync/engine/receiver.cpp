@@ -308,7 +308,8 @@ class Receiver {
       report_.error(failed, err, "delete");
       return false;
     }
-    report_.error_message("arsync: cannot delete non-empty directory: " + escape_name(e.path));
+    report_.error_message(e.path,
+                          "arsync: cannot delete non-empty directory: " + escape_name(e.path));
     return false;
   }
 
@@ -431,8 +432,8 @@ class Receiver {
   }
 
   void report_not_received(const PendingFile& file) {
-    report_.error_message("arsync: \"" + escape_name(file.entry.path) +
-                          "\" was not received: the sender stopped");
+    report_.error_message(file.entry.path, "arsync: \"" + escape_name(file.entry.path) +
+                                               "\" was not received: the sender stopped");
   }
 
   void receive_content() {
@@ -454,7 +455,7 @@ class Receiver {
         if (failed.vanished) {
           report_.vanished(file->entry.path);
         } else {
-          report_.error_message("arsync: " + failed.message);
+          report_.error_message(file->entry.path, "arsync: " + failed.message);
         }
         complete_one();
       }
@@ -545,15 +546,15 @@ class Receiver {
     if (ok && state.digest->finish() != chunk.digest) {
       if (!state.file.retried) {
         // As rsync does: the old file stays, and the content is asked for once more.
-        report_.info("WARNING: \"" + escape_name(state.file.entry.path) +
-                     "\" failed verification -- update discarded (will try again).");
+        report_.retrying(state.file.entry.path);
         retry(std::move(state.file));
         chunks_.erase(it);
         return;
       }
       report_.error_message(
+          state.file.entry.path,
           "arsync: \"" + escape_name(state.file.entry.path) +
-          "\" failed verification twice: content hash mismatch, file not updated");
+              "\" failed verification twice: content hash mismatch, file not updated");
       ok = false;
     }
     if (ok) {
@@ -586,7 +587,12 @@ class Receiver {
       report_.error(file.entry.path, err, "set attributes of");
       return;
     }
-    if ((err = temp.commit())) report_.error(file.entry.path, err, "rename");
+    if ((err = temp.commit())) {
+      report_.error(file.entry.path, err, "rename");
+      return;
+    }
+    report_.stats().files_done++;
+    report_.stats().bytes_done += file.entry.size;
   }
 
   // ---- after all content ----

@@ -44,6 +44,17 @@ void Report::write_line(FILE* stream, std::string_view line) {
   if (stream == err_) std::fflush(stream);
 }
 
+void Report::write_file_problem(std::string_view path, std::string_view line, bool retry) {
+  {
+    std::lock_guard lock(mutex_);
+    if (file_sink_) {
+      file_sink_(path, line, retry);
+      return;
+    }
+  }
+  write_line(err_, line);
+}
+
 void Report::raise(int code) {
   int current = exit_code_.load();
   // A partial transfer outranks a vanished file, as in rsync; anything else keeps the first.
@@ -103,7 +114,13 @@ void Report::error(std::string_view path, int err, std::string_view what) {
   line += "\" failed: ";
   line += std::strerror(err);
   line += " (" + std::to_string(err) + ")";
-  error_message(line);
+  write_file_problem(path, line, false);
+  raise(kExitPartial);
+}
+
+void Report::error_message(std::string_view path, std::string_view message) {
+  write_file_problem(path, message, false);
+  raise(kExitPartial);
 }
 
 void Report::error_message(std::string_view message) {
@@ -115,8 +132,15 @@ void Report::vanished(std::string_view path) {
   std::string line = "file has vanished: \"";
   line += escape_name(path);
   line += "\"";
-  write_line(err_, line);
+  write_file_problem(path, line, false);
   raise(kExitVanished);
+}
+
+void Report::retrying(std::string_view path) {
+  write_file_problem(path,
+                     "WARNING: \"" + escape_name(path) +
+                         "\" failed verification -- update discarded (will try again).",
+                     true);
 }
 
 void Report::skipped(std::string_view path, fsio::SkipReason why) {

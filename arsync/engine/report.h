@@ -43,8 +43,13 @@ class Report {
   // A per-file failure: the transfer goes on, the exit code becomes 23.
   void error(std::string_view path, int err, std::string_view what);
   void error_message(std::string_view message);
+  // The same, about one file (see set_file_problem_sink).
+  void error_message(std::string_view path, std::string_view message);
   // A source file that disappeared during the run: exit code 24.
   void vanished(std::string_view path);
+  // A file whose content failed verification and is being asked for once more; not an
+  // error yet (a warning on the error stream, as rsync words it).
+  void retrying(std::string_view path);
   // Something left out on purpose: informational, on stdout, as rsync words it.
   void skipped(std::string_view path, fsio::SkipReason why);
   void info(std::string_view line);
@@ -56,6 +61,12 @@ class Report {
   // to the client). `is_error`: the line would have gone to the error stream.
   using LineSink = std::function<void(std::string_view line, bool is_error)>;
   void set_sink(LineSink sink) { sink_ = std::move(sink); }
+  // Sends the lines of per-file problems (error(), vanished(), retrying()) here instead, with
+  // the file's path and whether it is being retried: the helper sends them to the client as
+  // `error` control messages.
+  using FileProblemSink =
+      std::function<void(std::string_view path, std::string_view line, bool retry)>;
+  void set_file_problem_sink(FileProblemSink sink) { file_sink_ = std::move(sink); }
 
   TransferStats& stats() { return stats_; }
   const OutputOptions& output() const { return output_; }
@@ -63,11 +74,13 @@ class Report {
  private:
   void raise(int code);
   void write_line(FILE* stream, std::string_view line);
+  void write_file_problem(std::string_view path, std::string_view line, bool retry);
 
   OutputOptions output_;
   FILE* out_;
   FILE* err_;
   LineSink sink_;
+  FileProblemSink file_sink_;
   std::mutex mutex_;
   std::atomic<int> exit_code_{kExitOk};
   TransferStats stats_;

@@ -33,6 +33,9 @@ struct TransferStats {
   std::atomic<uint64_t> file_list_size{0};
   std::atomic<uint64_t> bytes_sent{0};
   std::atomic<uint64_t> bytes_received{0};
+  // Regular files, and their bytes, that have landed at the destination so far (progress).
+  std::atomic<uint64_t> files_done{0};
+  std::atomic<uint64_t> bytes_done{0};
 };
 
 }  // namespace arsync::engine

@@ -324,5 +324,21 @@ TEST_F(VerbosityTest, StatsUsesRsyncFieldNamesAndCounts) {
     EXPECT_EQ(lineStartingWith(both.tool.out, field), lineStartingWith(both.oracle.out, field));
 }
 
+TEST_F(VerbosityTest, ProgressEndsWithWhatLanded) {
+  TreeBuilder b(src());
+  for (int i = 0; i < 12; ++i) b.file("d/f" + std::to_string(i), std::string(100000, 'x'));
+  b.finish();
+  auto r = tool({"-a", "--progress", "../src/", "dst/"});
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  std::string last = r.out.substr(r.out.rfind('\r') + 1);
+  EXPECT_TRUE(contains(last, "1,200,000 ")) << printable(r.out);
+  EXPECT_TRUE(contains(last, "(files 12)\n")) << printable(r.out);
+  // Nothing to do the second time: nothing lands.
+  auto again = tool({"-a", "--progress", "../src/", "dst/"});
+  ASSERT_EQ(again.exit_code, 0) << again.describe();
+  EXPECT_TRUE(contains(again.out.substr(again.out.rfind('\r') + 1), " 0 ")) << again.out;
+  EXPECT_TRUE(contains(again.out, "(files 0)")) << again.out;
+}
+
 }  // namespace
 }  // namespace e2e

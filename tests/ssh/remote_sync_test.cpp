@@ -240,6 +240,50 @@ TEST_F(RemoteSyncTest, ItemizeAndStatsOfTheRemoteSideAreShownHere) {
   EXPECT_TRUE(unreadable.exit_code == 0 || unreadable.exit_code == 23) << unreadable.describe();
 }
 
+TEST_F(RemoteSyncTest, PerFileErrorsOfTheRemoteSideReachTheClientAndTheRestLands) {
+  fs::create_directories(base_ / "src/more");
+  std::ofstream(base_ / "src/x") << "a file where the destination has a full directory";
+  for (int i = 0; i < 5; ++i) std::ofstream(base_ / "src/more" / std::to_string(i)) << i;
+  fs::create_directories(base_ / "dst/x/inner");
+  std::ofstream(base_ / "dst/x/inner/keep") << "k";
+  auto push = arsync({"-a", (base_ / "src").string() + "/", remote(base_ / "dst") + "/"},
+                     sshd_->plain_key_path());
+  EXPECT_EQ(push.exit_code, 23) << push.describe();
+  EXPECT_TRUE(e2e::contains(push.err, "127.0.0.1: arsync: cannot delete non-empty directory: x"))
+      << push.describe();
+  EXPECT_TRUE(fs::exists(base_ / "dst/x/inner/keep"));
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(fs::exists(base_ / "dst/more" / std::to_string(i)));
+}
+
+// The last \r-separated piece of --progress output: the final line.
+std::string final_progress_line(const std::string& out) {
+  std::string line = out.substr(out.rfind('\r') + 1);
+  return line.substr(0, line.find('\n'));
+}
+
+TEST_F(RemoteSyncTest, ProgressCountsWhatLandedOnEitherSide) {
+  fs::create_directories(base_ / "src");
+  for (int i = 0; i < 20; ++i) {
+    std::ofstream(base_ / "src" / ("f" + std::to_string(i))) << std::string(50000, 'p');
+  }
+  // A push learns what landed from the helper's progress messages.
+  auto push =
+      arsync({"-a", "--progress", (base_ / "src").string() + "/", remote(base_ / "dst") + "/"},
+             sshd_->plain_key_path());
+  ASSERT_EQ(push.exit_code, 0) << push.describe();
+  std::string line = final_progress_line(push.out);
+  EXPECT_TRUE(e2e::contains(line, "1,000,000 ")) << line;
+  EXPECT_TRUE(e2e::contains(line, "(files 20)")) << line;
+  // A pull counts them here.
+  auto pull =
+      arsync({"-a", "--progress", remote(base_ / "dst") + "/", (base_ / "back").string() + "/"},
+             sshd_->plain_key_path());
+  ASSERT_EQ(pull.exit_code, 0) << pull.describe();
+  line = final_progress_line(pull.out);
+  EXPECT_TRUE(e2e::contains(line, "1,000,000 ")) << line;
+  EXPECT_TRUE(e2e::contains(line, "(files 20)")) << line;
+}
+
 }  // namespace
 
 namespace {

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <random>
 #include <thread>
+#include <variant>
 
 #include <gtest/gtest.h>
 
@@ -16,6 +17,7 @@
 #include "arsync/engine/sender.h"
 #include "control/byte_stream.h"
 #include "control/frame.h"
+#include "control/session_messages.h"
 #include "dataplane/stream_channel.h"
 #include "dataplane/wire_codec.h"
 #include "tests/unit/scratch_tree.h"
@@ -29,6 +31,10 @@ class StreamChannelTest : public testing::ScratchTreeTest {
  protected:
   void SetUp() override {
     ScratchTreeTest::SetUp();
+    connect_ends();
+  }
+  // A fresh socket pair between the two sides.
+  void connect_ends() {
     int fds[2];
     ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
     sender_end_ = std::make_unique<control::FdStream>(fds[0], fds[0], true);
@@ -50,13 +56,15 @@ class StreamChannelTest : public testing::ScratchTreeTest {
     std::thread sender([&] { peer(*sender_end_); });
     {
       control::FrameWriter writer(*receiver_end_);
-      StreamReceiverChannel channel(*receiver_end_, writer);
+      StreamReceiverChannel channel(*receiver_end_, writer, peer_messages_);
       engine::run_receiver(engine::Destination{dst.get(), false}, archive(), report, channel);
       error = channel.error();
     }
     sender.join();
     return report.exit_code();
   }
+
+  PeerMessages peer_messages_;  // what the receiving channel does with control frames
 
   void run_real_sender(control::ByteStream& stream) {
     engine::OutputOptions quiet;
@@ -160,6 +168,78 @@ TEST_F(StreamChannelTest, SenderVanishingMidFileLeavesNoPartialFile) {
   EXPECT_EQ(code, engine::kExitPartial);
   EXPECT_EQ(read_file(base_ / "dst/f"), "old");
   EXPECT_EQ(std::distance(fs::directory_iterator(base_ / "dst"), fs::directory_iterator()), 1);
+}
+
+void send_json(control::FrameWriter& out, const std::string& text) {
+  out.write(control::FrameType::control,
+            std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+}
+
+TEST_F(StreamChannelTest, ControlMessagesDuringTheTransferReachTheirHandler) {
+  std::vector<std::variant<control::Progress, control::FileProblem>> seen;
+  peer_messages_.on_control = [&](std::string_view text) {
+    seen.push_back(control::parse_data_phase_message(text));
+  };
+  std::string error;
+  int code = receive(
+      [](control::ByteStream& s) {
+        control::FrameWriter out(s);
+        control::post_control(out, control::make_progress({3, 4096}));
+        control::post_control(out, control::make_file_problem({"a\\#377b", "cannot", true}));
+        out.write(control::FrameType::list_end, std::span<const uint8_t>{});
+        out.write(control::FrameType::content_end, std::span<const uint8_t>{});
+        out.close();
+      },
+      error);
+  EXPECT_EQ(error, "");
+  EXPECT_EQ(code, 0);
+  ASSERT_EQ(seen.size(), 2u);
+  auto& progress = std::get<control::Progress>(seen[0]);
+  EXPECT_EQ(progress.files, 3u);
+  EXPECT_EQ(progress.bytes, 4096u);
+  auto& problem = std::get<control::FileProblem>(seen[1]);
+  EXPECT_EQ(problem.path, "a\\#377b");
+  EXPECT_EQ(problem.message, "cannot");
+  EXPECT_TRUE(problem.retry);
+}
+
+TEST_F(StreamChannelTest, MalformedOrUnexpectedControlMessagesEndTheRunWithTheReason) {
+  peer_messages_.on_control = [](std::string_view text) {
+    control::parse_data_phase_message(text);
+  };
+  const std::pair<std::string, std::string> cases[] = {
+      {R"({"type":"progress","files":"3","bytes":1})", "\"files\" has the wrong type"},
+      {R"({"type":"progress","files":-1,"bytes":1})", "\"files\" has the wrong type"},
+      {R"({"type":"error","path":"x","message":"m"})", "missing field \"retry\""},
+      {R"({"type":"error","message":"helper gave up"})", "helper gave up"},
+      {R"({"type":"sync_ready"})", "unexpected \"sync_ready\" during the transfer"},
+      {R"([1,2])", "not a JSON object"},
+      {"{not json", "not a JSON object"},
+  };
+  for (const auto& [text, reason] : cases) {
+    std::string error;
+    receive(
+        [&text = text](control::ByteStream& s) {
+          control::FrameWriter out(s);
+          send_json(out, text);
+          out.close();
+        },
+        error);
+    EXPECT_NE(error.find(reason), std::string::npos) << text << " -> " << error;
+    connect_ends();
+  }
+}
+
+TEST_F(StreamChannelTest, ControlMessageWithoutAHandlerIsAProtocolError) {
+  std::string error;
+  receive(
+      [](control::ByteStream& s) {
+        control::FrameWriter out(s);
+        control::post_control(out, control::make_progress({1, 1}));
+        out.close();
+      },
+      error);
+  EXPECT_NE(error.find("unexpected control message"), std::string::npos) << error;
 }
 
 }  // namespace
