@@ -311,4 +311,42 @@ TEST_F(RemoteSyncTest, HostAliasFromAnSshConfigFile) {
   EXPECT_TRUE(e2e::sameTree((base_ / "src").string(), (base_ / "dst").string()));
 }
 
+size_t count_of(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+// libssh 0.10 runs a ProxyJump as the ProxyCommand "ssh -W [%h]:%p JUMP", with the ssh on
+// PATH; here that ssh is a wrapper that reads the test's config file.
+TEST_F(RemoteSyncTest, ProxyJumpGoesThroughTheJumpHost) {
+  fs::create_directories(base_ / "src");
+  std::ofstream(base_ / "src/f") << "via the jump host";
+  std::string config = (base_ / "ssh_config").string();
+  std::string host_block = "  HostName 127.0.0.1\n  Port " + std::to_string(sshd_->port()) +
+                           "\n  User root\n  IdentityFile " + sshd_->plain_key_path() +
+                           "\n  UserKnownHostsFile " + sshd_->known_hosts_path() +
+                           "\n  BatchMode yes\n";
+  std::ofstream(config) << "Host jump\n"
+                        << host_block << "Host behind\n"
+                        << host_block << "  ProxyJump jump\n";
+  fs::create_directories(base_ / "bin");
+  std::string wrapper = (base_ / "bin/ssh").string();
+  std::ofstream(wrapper) << "#!/bin/sh\nexec /usr/bin/ssh -F " << config << " \"$@\"\n";
+  fs::permissions(wrapper, fs::perms::owner_all);
+
+  const size_t logins_before = count_of(sshd_->log_text(), "Accepted publickey");
+  e2e::RunOptions options;
+  options.prefix = {"/usr/bin/env", "PATH=" + (base_ / "bin").string() + ":/usr/bin:/bin"};
+  auto r =
+      e2e::runCommand({ARSYNC_BIN, "-e", "ssh -F " + config, "--helper", ARSYNC_HELPER_BIN, "-a",
+                       (base_ / "src").string() + "/", "behind:" + (base_ / "dst").string() + "/"},
+                      options);
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  EXPECT_TRUE(e2e::sameTree((base_ / "src").string(), (base_ / "dst").string()));
+  // One login on the jump host, one on the host behind it (the same sshd here).
+  EXPECT_EQ(count_of(sshd_->log_text(), "Accepted publickey"), logins_before + 2)
+      << sshd_->log_text();
+}
+
 }  // namespace
