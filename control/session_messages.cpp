@@ -117,15 +117,25 @@ json make_hello_ack(const std::vector<std::string>& shared) {
 json make_sync_start(const SyncStart& start) {
   json options = json::object();
   for (const auto& f : kOptionFields) options[f.name] = start.options.*f.member;
-  return {{"type", "sync_start"},
-          {"direction", start.direction == Direction::push ? "push" : "pull"},
-          {"paths", start.paths},
-          {"options", options},
-          {"filters", start.options.filters.rule_texts()},
-          {"output",
-           {{"verbose", start.output.verbose},
-            {"itemize", start.output.itemize},
-            {"quiet", start.output.quiet}}}};
+  json message = {{"type", "sync_start"},
+                  {"direction", start.direction == Direction::push ? "push" : "pull"},
+                  {"paths", start.paths},
+                  {"options", options},
+                  {"filters", start.options.filters.rule_texts()},
+                  {"output",
+                   {{"verbose", start.output.verbose},
+                    {"itemize", start.output.itemize},
+                    {"quiet", start.output.quiet}}}};
+  if (!start.single_file_name.empty()) message["single_file_name"] = start.single_file_name;
+  return message;
+}
+
+json make_sync_ready(bool single_file) {
+  return {{"type", "sync_ready"}, {"single_file", single_file}};
+}
+
+bool parse_sync_ready(const json& message) {
+  return field(message, "single_file", json::value_t::boolean).get<bool>();
 }
 
 SyncStart parse_sync_start(const json& message) {
@@ -159,6 +169,16 @@ SyncStart parse_sync_start(const json& message) {
     if (!rule.starts_with("+ ") && !rule.starts_with("- "))
       throw ProtocolError("filter rule must start with \"+ \" or \"- \"");
     start.options.filters.add(fsio::FilterRules::Kind::exclude, rule);
+  }
+  if (message.contains("single_file_name")) {
+    start.single_file_name =
+        field(message, "single_file_name", json::value_t::string).get<std::string>();
+    const std::string& name = start.single_file_name;
+    if (name.empty() || name.size() > 255 || name == "." || name == ".." ||
+        name.find_first_of(std::string_view("/\0", 2)) != std::string::npos) {
+      throw ProtocolError("single_file_name must be one file name");
+    }
+    if (start.paths.size() != 1) throw ProtocolError("single_file_name needs exactly one path");
   }
   return start;
 }
@@ -288,7 +308,12 @@ json receive_control(FrameReader& reader, const char* expected_type, const PeerM
     }
     if (type == "error") {
       auto text = message.value("message", std::string("unspecified error"));
-      throw ProtocolError(text);
+      int code = 0;
+      if (auto it = message.find("exit_code"); it != message.end() && it->is_number_integer()) {
+        code = it->get<int>();
+        if (code < 1 || code > 255) code = 0;
+      }
+      throw PeerError(text, code);
     }
     throw ProtocolError("expected \"" + std::string(expected_type) + "\", got \"" + type + "\"");
   }

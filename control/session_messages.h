@@ -39,6 +39,18 @@ class ProtocolError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The peer's own `error` message: it could not go on, for the reason and with the exit code
+// it gave (0 if it gave none that fits 1-255).
+class PeerError : public ProtocolError {
+ public:
+  PeerError(const std::string& message, int exit_code)
+      : ProtocolError(message), exit_code_(exit_code) {}
+  int exit_code() const { return exit_code_; }
+
+ private:
+  int exit_code_;
+};
+
 // What this build can do; the session uses the intersection of both sides' lists.
 std::vector<std::string> local_capabilities();
 
@@ -49,6 +61,11 @@ struct SyncStart {
   std::vector<std::string> paths;  // push: {destination}; pull: the sources
   engine::SyncOptions options;     // filters rebuilt from their rule texts
   engine::OutputOptions output;    // what the user wants to see of the helper's side
+  // One file copied to a new name, as with cp: when the one source is not a directory and
+  // the destination not an existing one, the file lands under this leaf name. In a push the
+  // helper makes the destination's parent the root (the client renames as it sends); in a
+  // pull the helper names its one source so. Empty: no renaming.
+  std::string single_file_name;
 };
 
 nlohmann::json make_hello();
@@ -59,8 +76,12 @@ nlohmann::json make_hello_ack(const std::vector<std::string>& shared);
 nlohmann::json make_sync_start(const SyncStart& start);
 SyncStart parse_sync_start(const nlohmann::json& message);
 
+// sync_ready says whether single_file_name applied.
+nlohmann::json make_sync_ready(bool single_file);
+bool parse_sync_ready(const nlohmann::json& message);
+
 nlohmann::json make_error(const std::string& message, int exit_code);
-nlohmann::json make_simple(const char* type);  // sync_ready, ack_complete
+nlohmann::json make_simple(const char* type);  // ack_complete
 // The helper's exit code and its side's counters, which the client adds to its own (each
 // side counts different things: the sender what it listed and sent, the receiver what it
 // created, deleted and received).

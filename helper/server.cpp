@@ -46,6 +46,33 @@ fsio::UniqueFd open_destination(const std::string& path, bool dry_run, bool& cre
   return fd;
 }
 
+// Whether the one path of `start` is a file to be copied under start.single_file_name: in a
+// push, a destination that is not an existing directory; in a pull, a source that is not
+// one.
+bool names_single_file(const control::SyncStart& start) {
+  if (start.single_file_name.empty()) return false;
+  const std::string& path = start.paths.front();
+  if (path.empty() || path.back() == '/') return false;
+  struct stat st;
+  if (start.direction == Direction::push) {
+    return !(::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode));
+  }
+  return ::lstat(path.c_str(), &st) == 0 && !S_ISDIR(st.st_mode);
+}
+
+// The directory a renamed file lands in: it must exist, as rsync requires.
+fsio::UniqueFd open_parent(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  const std::string dir =
+      slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  fsio::UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) {
+    throw RefusedError("change_dir \"" + dir + "\" failed: " + std::strerror(errno) + " (" +
+                       std::to_string(errno) + ")");
+  }
+  return fd;
+}
+
 }  // namespace
 
 int serve_session(control::ByteStream& stream, const Confinement& confinement) {
@@ -90,15 +117,18 @@ int serve_session(control::ByteStream& stream, const Confinement& confinement) {
   });
   fsio::UniqueFd dest;
   bool created = false;
+  const bool single_file = names_single_file(start);
   if (start.direction == Direction::push) {
     try {
-      dest = open_destination(start.paths.front(), start.options.dry_run, created);
+      dest = single_file ? open_parent(start.paths.front())
+                         : open_destination(start.paths.front(), start.options.dry_run, created);
     } catch (const RefusedError& e) {
-      control::send_control(writer, control::make_error(e.what(), engine::kExitFileIo));
-      return engine::kExitFileIo;
+      const int code = single_file ? engine::kExitFileSelect : engine::kExitFileIo;
+      control::send_control(writer, control::make_error(e.what(), code));
+      return code;
     }
   }
-  control::send_control(writer, control::make_simple("sync_ready"));
+  control::send_control(writer, control::make_sync_ready(single_file));
 
   std::string protocol_error;
   if (start.direction == Direction::push) {
@@ -110,6 +140,7 @@ int serve_session(control::ByteStream& stream, const Confinement& confinement) {
   } else {
     std::vector<fsio::SourceSpec> sources;
     for (const auto& p : start.paths) sources.push_back({p, {}});
+    if (single_file) sources.front().rename_top = start.single_file_name;
     dataplane::StreamSenderChannel channel(stream, writer);
     engine::run_sender(sources, start.options, report, channel);
     protocol_error = channel.error();

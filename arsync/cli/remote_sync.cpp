@@ -1,5 +1,7 @@
 #include "arsync/cli/remote_sync.h"
 
+#include <sys/stat.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -138,15 +140,36 @@ int sync_remote(const CommandLine& cmd) {
   control::SshOptions ssh_options = rsh.options;
   if (cmd.accept_new_host_key) ssh_options.accept_new_host_key = true;
 
-  // The destination of a pull is prepared first, as in local mode.
+  // One file to a new name, as with cp (see SyncStart::single_file_name): a push knows here
+  // whether its source is a file, a pull learns it from the helper.
+  std::string single_file_name;
+  if (plan.direction == control::Direction::push) {
+    struct stat st;
+    const std::string& src = plan.local_paths.front();
+    const std::string& dest = plan.remote_paths.front();
+    if (plan.local_paths.size() == 1 && !src.empty() && src.back() != '/' &&
+        ::lstat(src.c_str(), &st) == 0 && !S_ISDIR(st.st_mode) && !dest.empty() &&
+        dest.back() != '/' && leaf_of(dest) != "." && leaf_of(dest) != "..") {
+      single_file_name = leaf_of(dest);
+    }
+  } else if (plan.remote_paths.size() == 1 && plan.remote_paths.front().back() != '/' &&
+             may_name_a_file(cmd.destination)) {
+    single_file_name = leaf_of(cmd.destination);
+  }
+  // Otherwise the destination of a pull is prepared first, as in local mode.
   TransferPlan local_dest;
-  if (plan.direction == control::Direction::pull) {
+  auto plan_local_dest = [&](bool renamed) -> std::optional<int> {
     try {
-      local_dest = plan_transfer({}, cmd.destination, cmd.sync.dry_run, cmd.mkpath);
+      local_dest = renamed ? plan_renamed_file(cmd.destination, cmd.sync.dry_run)
+                           : plan_transfer({}, cmd.destination, cmd.sync.dry_run, cmd.mkpath);
     } catch (const PlanError& e) {
       std::fprintf(stderr, "%s\n", e.message.c_str());
       return e.exit_code;
     }
+    return std::nullopt;
+  };
+  if (plan.direction == control::Direction::pull && single_file_name.empty()) {
+    if (auto code = plan_local_dest(false)) return *code;
   }
 
   std::optional<control::SshSession> session;
@@ -178,18 +201,30 @@ int sync_remote(const CommandLine& cmd) {
     std::fprintf(stderr, "arsync: %s: %s\n", plan.remote.host.c_str(), e.what());
     return kExitProtocol;
   }
+  bool renamed = false;
   try {
     control::SyncStart start;
     start.direction = plan.direction;
     start.paths = plan.remote_paths;
     start.options = cmd.sync;
     start.output = cmd.output;
+    start.single_file_name = single_file_name;
     control::send_control(writer, control::make_sync_start(start));
-    control::receive_control(reader, "sync_ready");
+    renamed = control::parse_sync_ready(control::receive_control(reader, "sync_ready"));
+    if (renamed && single_file_name.empty()) {
+      throw control::ProtocolError("the helper renamed a file nobody asked to rename");
+    }
+  } catch (const control::PeerError& e) {
+    std::fprintf(stderr, "arsync: %s refused the transfer: %s\n", plan.remote.host.c_str(),
+                 e.what());
+    return e.exit_code() > 0 ? e.exit_code() : engine::kExitStartClient;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "arsync: %s refused the transfer: %s\n", plan.remote.host.c_str(),
                  e.what());
     return engine::kExitStartClient;
+  }
+  if (plan.direction == control::Direction::pull && !single_file_name.empty()) {
+    if (auto code = plan_local_dest(renamed)) return *code;
   }
 
   // The helper's report lines: output as if this side had printed them, errors with the host.
@@ -228,6 +263,7 @@ int sync_remote(const CommandLine& cmd) {
   if (push) {
     std::vector<fsio::SourceSpec> sources;
     for (const auto& p : plan.local_paths) sources.push_back({p, {}});
+    if (renamed) sources.front().rename_top = single_file_name;
     dataplane::StreamSenderChannel data(channel, writer, peer);
     engine::run_sender(sources, cmd.sync, report, data);
     protocol_error = data.error();

@@ -23,7 +23,7 @@ bool is_dir_path(const std::string& path) {
 // A single non-directory source copied to a destination that is not a directory takes the
 // destination's name, as with cp.
 bool single_file_rename(const std::vector<std::string>& sources, const std::string& dest) {
-  if (sources.size() != 1 || dest.empty() || dest.back() == '/' || is_dir_path(dest)) return false;
+  if (sources.size() != 1 || !may_name_a_file(dest)) return false;
   const std::string& src = sources.front();
   if (src.empty() || src.back() == '/') return false;
   struct stat st;
@@ -36,24 +36,55 @@ void make_dirs(const std::string& path) {
   }
 }
 
+std::string parent_of(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+}
+
+void open_root(TransferPlan& plan, const std::string& root, bool renaming, bool dry_run,
+               bool mkpath);
+
 }  // namespace
+
+bool may_name_a_file(const std::string& dest) {
+  if (dest.empty() || dest.back() == '/') return false;
+  const std::string leaf = leaf_of(dest);
+  return leaf != "." && leaf != ".." && !is_dir_path(dest);
+}
+
+std::string leaf_of(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+TransferPlan plan_renamed_file(const std::string& dest, bool dry_run) {
+  TransferPlan plan;
+  open_root(plan, parent_of(dest), true, dry_run, false);
+  return plan;
+}
 
 TransferPlan plan_transfer(const std::vector<std::string>& sources, const std::string& dest,
                            bool dry_run, bool mkpath) {
   TransferPlan plan;
   std::string root = dest;
   if (single_file_rename(sources, dest)) {
-    size_t slash = dest.rfind('/');
-    root = slash == std::string::npos ? "." : (slash == 0 ? "/" : dest.substr(0, slash));
-    plan.sources.push_back(
-        {sources.front(), dest.substr(slash == std::string::npos ? 0 : slash + 1)});
+    root = parent_of(dest);
+    plan.sources.push_back({sources.front(), leaf_of(dest)});
   } else {
     for (const auto& src : sources) plan.sources.push_back({src, {}});
   }
+  bool renaming = !plan.sources.empty() && !plan.sources.front().rename_top.empty();
+  open_root(plan, root, renaming, dry_run, mkpath);
+  return plan;
+}
+
+namespace {
+
+void open_root(TransferPlan& plan, const std::string& root, bool renaming, bool dry_run,
+               bool mkpath) {
   plan.dest_display = root;
   while (plan.dest_display.size() > 1 && plan.dest_display.back() == '/')
     plan.dest_display.pop_back();
-  bool renaming = !plan.sources.empty() && !plan.sources.front().rename_top.empty();
 
   struct stat st;
   if (::stat(root.c_str(), &st) == 0) {
@@ -70,7 +101,7 @@ TransferPlan plan_transfer(const std::vector<std::string>& sources, const std::s
                     "arsync: cannot stat destination \"" + root + "\": " + errno_text(errno)};
   } else if (dry_run) {
     plan.dest_created = true;
-    return plan;
+    return;
   } else {
     if (mkpath) make_dirs(root);
     if (::mkdir(root.c_str(), 0777) != 0 && errno != EEXIST) {
@@ -84,7 +115,7 @@ TransferPlan plan_transfer(const std::vector<std::string>& sources, const std::s
     throw PlanError{engine::kExitFileIo,
                     "arsync: cannot open destination \"" + root + "\": " + errno_text(errno)};
   }
-  return plan;
 }
 
+}  // namespace
 }  // namespace arsync::cli

@@ -28,4 +28,14 @@ struct PlanError {
 TransferPlan plan_transfer(const std::vector<std::string>& sources, const std::string& dest,
                            bool dry_run, bool mkpath);
 
+// One file arriving under the name `dest` (a pull whose one remote source is a file): the
+// root is dest's directory, which must exist.
+TransferPlan plan_renamed_file(const std::string& dest, bool dry_run);
+
+// Whether `dest` could name a file rather than a directory: no trailing slash, not "." or
+// "..", and not an existing directory.
+bool may_name_a_file(const std::string& dest);
+// The last component of a path ("" for "a/").
+std::string leaf_of(const std::string& path);
+
 }  // namespace arsync::cli

@@ -311,6 +311,50 @@ TEST_F(RemoteSyncTest, HostAliasFromAnSshConfigFile) {
   EXPECT_TRUE(e2e::sameTree((base_ / "src").string(), (base_ / "dst").string()));
 }
 
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+TEST_F(RemoteSyncTest, OneFileTakesTheDestinationsNameUnlessThatIsADirectory) {
+  fs::create_directories(base_ / "src");
+  std::ofstream(base_ / "src/report.txt") << "one file";
+  fs::create_directories(base_ / "remote/existing-dir");
+  const std::string key = sshd_->plain_key_path();
+  const std::string file = (base_ / "src/report.txt").string();
+
+  auto renamed = arsync({"-a", file, remote(base_ / "remote/copy.txt")}, key);
+  ASSERT_EQ(renamed.exit_code, 0) << renamed.describe();
+  EXPECT_EQ(read_text(base_ / "remote/copy.txt"), "one file");
+  EXPECT_TRUE(fs::is_regular_file(base_ / "remote/copy.txt"));
+
+  auto into_dir = arsync({"-a", file, remote(base_ / "remote/existing-dir")}, key);
+  ASSERT_EQ(into_dir.exit_code, 0) << into_dir.describe();
+  EXPECT_EQ(read_text(base_ / "remote/existing-dir/report.txt"), "one file");
+
+  auto no_parent = arsync({"-a", file, remote(base_ / "remote/missing/copy.txt")}, key);
+  EXPECT_EQ(no_parent.exit_code, 3) << no_parent.describe();
+  EXPECT_TRUE(e2e::contains(no_parent.err, "change_dir")) << no_parent.describe();
+  EXPECT_FALSE(fs::exists(base_ / "remote/missing"));
+
+  fs::create_directories(base_ / "local");
+  auto pulled =
+      arsync({"-a", remote(base_ / "remote/copy.txt"), (base_ / "local/back.txt").string()}, key);
+  ASSERT_EQ(pulled.exit_code, 0) << pulled.describe();
+  EXPECT_EQ(read_text(base_ / "local/back.txt"), "one file");
+
+  auto pulled_in =
+      arsync({"-a", remote(base_ / "remote/copy.txt"), (base_ / "local").string()}, key);
+  ASSERT_EQ(pulled_in.exit_code, 0) << pulled_in.describe();
+  EXPECT_EQ(read_text(base_ / "local/copy.txt"), "one file");
+
+  // A directory is never renamed: it lands inside the new destination, as with rsync.
+  auto dir =
+      arsync({"-a", remote(base_ / "remote/existing-dir"), (base_ / "newdest").string()}, key);
+  ASSERT_EQ(dir.exit_code, 0) << dir.describe();
+  EXPECT_EQ(read_text(base_ / "newdest/existing-dir/report.txt"), "one file");
+}
+
 size_t count_of(const std::string& text, const std::string& what) {
   size_t n = 0;
   for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
