@@ -41,6 +41,10 @@ Digest128 digest_bytes(const void* data, size_t size) {
   return to_digest(XXH3_128bits(data, size));
 }
 
+Digest128 digest_bytes(const void* data, size_t size, uint64_t seed) {
+  return to_digest(XXH3_128bits_withSeed(data, size, seed));
+}
+
 int digest_fd(int fd, Digest128& out) {
   constexpr size_t kBuffer = 1 << 20;
   thread_local std::unique_ptr<char[]> buffer(new char[kBuffer]);

@@ -31,5 +31,8 @@ class StreamDigest {
 };
 
 Digest128 digest_bytes(const void* data, size_t size);
+// XXH3-128 with a seed: what keeps the hash of a merkle node apart from that of a chunk
+// holding the same bytes.
+Digest128 digest_bytes(const void* data, size_t size, uint64_t seed);
 
 }  // namespace arsync::merkle

@@ -1,0 +1,44 @@
+// Writes a file from a delta recipe's pieces, in order: ranges of files the receiver
+// already has (its basis, or other local files) and bytes that came over the wire. Every
+// byte is written with a positional write at the place it belongs, and shown to an observer
+// on the way (the caller hashes the result without reading it back). What the pieces mean
+// and whether the result is right is the caller's business (merkle/recipe_applier.h).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <vector>
+
+namespace arsync::fsio {
+
+class RecipeWriter {
+ public:
+  using Observer = std::function<void(std::span<const uint8_t>)>;
+
+  // Writes to out_fd from offset 0 (a new, empty file; never one of the sources). sources[i]
+  // is the descriptor of the file that copies name as file i (-1 if there is none).
+  RecipeWriter(int out_fd, std::vector<int> sources, Observer observer);
+
+  // `length` bytes of source `file` at `offset`. 0, or an errno value: EBADF for a file
+  // without a descriptor, ENODATA if the source ends before offset + length, EFBIG past
+  // 2^63 bytes, or whatever pread/pwrite report.
+  int copy(uint32_t file, uint64_t offset, uint64_t length);
+  // Bytes in memory. 0 or an errno value.
+  int literal(std::span<const uint8_t> bytes);
+
+  // Bytes written so far: where the next piece goes.
+  uint64_t written() const { return written_; }
+
+ private:
+  int write_out(std::span<const uint8_t> bytes);
+
+  int out_fd_;
+  std::vector<int> sources_;
+  Observer observer_;
+  uint64_t written_ = 0;
+  std::unique_ptr<uint8_t[]> buffer_;
+};
+
+}  // namespace arsync::fsio

@@ -1,0 +1,41 @@
+// Everything a delta needs to know about one file's content: its chunks' merkle tree and
+// its whole-file XXH3-128, computed in one read of the file. Large files are read in
+// windows of kHashWindow bytes whose segments are chunked on all cores; many files are
+// hashed side by side.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "merkle/chunk_params.h"
+#include "merkle/file_digest.h"
+#include "merkle/merkle_tree.h"
+#include "merkle/parallel_chunker.h"
+
+namespace arsync::merkle {
+
+inline constexpr size_t kHashWindow = 16 << 20;
+
+struct FileHashes {
+  MerkleTree tree;
+  Digest128 digest{};  // whole-file XXH3-128 of the same bytes the tree covers
+  // 0, or the errno of a failed read (the other fields are then meaningless).
+  int error = 0;
+};
+
+// Hashes the content of fd from offset 0 up to its end as read (a file that changes while
+// it is read gives a tree and a digest of what was read: both always describe the same
+// bytes). window and segment_size are parameters so that tests can make them small; window
+// must exceed params.max_size (std::invalid_argument otherwise).
+FileHashes hash_file(int fd, const ChunkParams& params, size_t window = kHashWindow,
+                     size_t segment_size = kDefaultSegmentSize);
+
+// The same for bytes in memory (no window: the whole buffer is at hand).
+FileHashes hash_bytes(std::span<const uint8_t> data, const ChunkParams& params);
+
+// Hashes several files at once, each with its own parameters; out[i] is for fds[i].
+std::vector<FileHashes> hash_files(std::span<const int> fds, std::span<const ChunkParams> params);
+
+}  // namespace arsync::merkle
