@@ -1,0 +1,53 @@
+#include "dataplane/quic_options.h"
+
+#include <stdexcept>
+#include <string>
+
+namespace arsync::dataplane {
+
+std::optional<CongestionControl> parse_congestion_control(std::string_view name) {
+  if (name == "reno") return CongestionControl::reno;
+  if (name == "cubic") return CongestionControl::cubic;
+  if (name == "bbr") return CongestionControl::bbr;
+  if (name == "bbr2") return CongestionControl::bbr2;
+  return std::nullopt;
+}
+
+std::string_view congestion_control_name(CongestionControl cc) {
+  switch (cc) {
+    case CongestionControl::reno:
+      return "reno";
+    case CongestionControl::cubic:
+      return "cubic";
+    case CongestionControl::bbr:
+      return "bbr";
+    case CongestionControl::bbr2:
+      return "bbr2";
+  }
+  return "?";
+}
+
+void validate(const QuicOptions& options) {
+  auto refuse = [](const std::string& what) { throw std::invalid_argument("QUIC option " + what); };
+  if (options.max_streams < 1 || options.max_streams > kMaxQuicStreams)
+    refuse("max_streams must be 1.." + std::to_string(kMaxQuicStreams));
+  if (options.handshake_timeout.count() <= 0) refuse("handshake_timeout must be positive");
+  if (options.idle_timeout.count() <= 0) refuse("idle_timeout must be positive");
+  // Windows below one packet would stall; above 2^62 is not a QUIC varint.
+  constexpr uint64_t kMinWindow = 4096;
+  constexpr uint64_t kMaxWindow = uint64_t{1} << 40;
+  if (options.stream_window < kMinWindow || options.stream_window > kMaxWindow)
+    refuse("stream_window out of range");
+  if (options.connection_window < kMinWindow || options.connection_window > kMaxWindow)
+    refuse("connection_window out of range");
+  if (options.max_stream_window < options.stream_window || options.max_stream_window > kMaxWindow)
+    refuse("max_stream_window must be at least stream_window");
+  if (options.max_connection_window < options.connection_window ||
+      options.max_connection_window > kMaxWindow)
+    refuse("max_connection_window must be at least connection_window");
+  if (options.send_buffer == 0 || options.stream_send_buffer == 0)
+    refuse("send buffers must not be empty");
+  if (options.socket_buffer <= 0) refuse("socket_buffer must be positive");
+}
+
+}  // namespace arsync::dataplane

@@ -1,0 +1,59 @@
+// Tunables of the QUIC data plane, shared by both ends of a connection.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace arsync::dataplane {
+
+enum class CongestionControl { reno, cubic, bbr, bbr2 };
+
+// "reno", "cubic", "bbr", "bbr2"; nullopt for anything else.
+std::optional<CongestionControl> parse_congestion_control(std::string_view name);
+std::string_view congestion_control_name(CongestionControl cc);
+
+// The most bidirectional streams one side may have open at once (the CLI's --streams cap).
+inline constexpr uint32_t kMaxQuicStreams = 1000;
+
+struct QuicOptions {
+  // BBR2 moved the most bytes per second on loopback in every shape measured (one 1 GiB
+  // stream, 8 streams, 1000 x 64 KiB; dataplane/QUIC.md has the numbers). Long lossy links
+  // are not measured for QUIC yet; for TCP there, model-based BBR held up at 1% loss where
+  // loss-based CUBIC collapsed.
+  CongestionControl congestion_control = CongestionControl::bbr2;
+  // Streams the peer may have open towards us at once, 1..kMaxQuicStreams. Each side opens
+  // at most as many as the other side allows, and a closed stream gives its slot back.
+  uint32_t max_streams = 256;
+  // A handshake that has not completed by then fails (the caller falls back to SSH).
+  std::chrono::milliseconds handshake_timeout{3000};
+  // A connection that hears nothing from its peer for this long is dead.
+  std::chrono::milliseconds idle_timeout{30000};
+  // Receive windows. 100 ms x 1 Gbit/s is 12.5 MB in flight, so one stream may grow to
+  // 16 MiB and the whole connection to 32 MiB; ngtcp2 doubles a window from its initial
+  // size while the application drains it faster than two round trips (autotuning).
+  // Received data waits in memory until the application reads it, so the connection window
+  // bounds the receiver's buffering.
+  uint64_t stream_window = 1u << 20;
+  uint64_t max_stream_window = 16u << 20;
+  uint64_t connection_window = 8u << 20;
+  uint64_t max_connection_window = 32u << 20;
+  // Bytes the application may have written and the peer not yet acknowledged (ngtcp2 does
+  // not copy stream data, so they stay in memory until then). A write beyond either limit
+  // blocks: this is the sender's backpressure.
+  size_t send_buffer = 32u << 20;
+  size_t stream_send_buffer = 16u << 20;
+  // Kernel socket buffers (SO_SNDBUF/SO_RCVBUF; forced beyond the sysctl limits when root).
+  int socket_buffer = 8 << 20;
+  // Segmentation offload: one sendmsg per batch of packets, one recvmsg per coalesced batch.
+  // Off only for measuring what they bring.
+  bool use_gso = true;
+  bool use_gro = true;
+};
+
+// Throws std::invalid_argument naming the first option out of range.
+void validate(const QuicOptions& options);
+
+}  // namespace arsync::dataplane
