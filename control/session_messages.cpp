@@ -86,7 +86,7 @@ constexpr StatField kStatFields[] = {
 }  // namespace
 
 std::vector<std::string> local_capabilities() {
-  return {"delta-none", "hardlinks", "xxh3-128"};
+  return {"delta-none", "hardlinks", "quic-v1", "xxh3-128"};
 }
 
 json make_hello() {
@@ -202,6 +202,12 @@ int parse_sync_complete(const json& message, engine::TransferStats& add_to) {
   if (code < 0 || code > 255) throw ProtocolError("exit code out of range");
   const json& counters = field(message, "stats", json::value_t::object);
   for (const auto& f : kStatFields) {
+    // Bytes sent and received are the client's own, as rsync reports them: the helper's
+    // count the same data from the other end.
+    if (f.member == &engine::TransferStats::bytes_sent ||
+        f.member == &engine::TransferStats::bytes_received) {
+      continue;
+    }
     auto it = counters.find(f.name);
     if (it != counters.end() && it->is_number_unsigned()) (add_to.*f.member) += it->get<uint64_t>();
   }
@@ -280,6 +286,20 @@ bool dispatch_peer_message(const Frame& frame, const PeerMessages& peer) {
     return true;
   }
   return false;
+}
+
+json receive_any_control(FrameReader& reader) {
+  auto frame = reader.next();
+  if (!frame) throw ProtocolError("the peer closed the connection");
+  if (frame->type != FrameType::control) throw ProtocolError("expected a control message");
+  if (frame->payload.size() > kMaxControlMessage) throw ProtocolError("control message too large");
+  json message = json::parse(frame->payload.begin(), frame->payload.end(), nullptr, false);
+  if (!message.is_object()) throw ProtocolError("control message is not a JSON object");
+  std::string type = field(message, "type", json::value_t::string).get<std::string>();
+  if (type == "error") {
+    throw PeerError(message.value("message", std::string("unspecified error")), 0);
+  }
+  return message;
 }
 
 json receive_control(FrameReader& reader, const char* expected_type) {

@@ -128,6 +128,8 @@ void send_control(FrameWriter& writer, const nlohmann::json& message);
 // Queued without waiting for it to be written (messages that no answer depends on).
 void post_control(FrameWriter& writer, const nlohmann::json& message);
 nlohmann::json receive_control(FrameReader& reader, const char* expected_type);
+// The next control message, whatever its type (a string "type" is checked for).
+nlohmann::json receive_any_control(FrameReader& reader);
 // The same, passing the peer's log frames and other control messages to `interim` first.
 nlohmann::json receive_control(FrameReader& reader, const char* expected_type,
                                const PeerMessages& interim);

@@ -2,9 +2,11 @@
 
 #include <libssh/callbacks.h>
 #include <libssh/libssh.h>
+#include <netdb.h>
 #include <poll.h>
 #include <pwd.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -568,6 +570,20 @@ std::string SshSession::algorithms() const {
   std::lock_guard lock(core_->mutex);
   ssh_session s = core_->session.get();
   return libssh_text(ssh_get_cipher_out(s)) + " " + libssh_text(ssh_get_kex_algo(s));
+}
+
+std::string SshSession::server_address() const {
+  if (!core_) throw std::logic_error("server_address of a moved-from SshSession");
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  if (::getpeername(core_->socket_fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return {};
+  if (addr.ss_family != AF_INET && addr.ss_family != AF_INET6) return {};
+  char host[NI_MAXHOST];
+  if (::getnameinfo(reinterpret_cast<sockaddr*>(&addr), len, host, sizeof host, nullptr, 0,
+                    NI_NUMERICHOST) != 0) {
+    return {};
+  }
+  return host;
 }
 
 SshExecChannel SshSession::exec(const std::string& command) {

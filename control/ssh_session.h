@@ -103,6 +103,10 @@ class SshSession {
   const std::string& peer() const;
   // The negotiated cipher and key exchange, e.g. "aes128-gcm@openssh.com curve25519-sha256".
   std::string algorithms() const;
+  // The numeric address of the server this session is connected to ("" through a
+  // ProxyCommand or ProxyJump, where the socket leads elsewhere): where a data plane of the
+  // same session can reach the same machine.
+  std::string server_address() const;
 
  private:
   explicit SshSession(std::shared_ptr<detail::SessionCore> core);

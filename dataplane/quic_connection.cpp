@@ -86,6 +86,10 @@ void QuicConnection::reset_stream(int64_t stream, uint64_t code) {
   exchange_.reset(stream, code);
 }
 
+void QuicConnection::abort() {
+  exchange_.request_abort();
+}
+
 void QuicConnection::close() {
   exchange_.request_close();
   if (loop_.joinable()) loop_.join();

@@ -92,6 +92,11 @@ class QuicConnection {
   // sends CONNECTION_CLOSE. Returns at once if the peer has already closed cleanly. Throws
   // QuicError if the connection failed before everything was delivered.
   void close();
+  // Ends the connection at once, with whatever is unsent or unacknowledged: the peer sees
+  // application error 1, and every reader and writer here gets QuicError. For when the
+  // other side is known to be gone (its SSH session ended). Any thread; close() or the
+  // destructor still reap the loop thread.
+  void abort();
 
   QuicStats stats() const;
   const SocketAddress& peer() const { return peer_; }

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "control/words.h"
+#include "dataplane/socket_address.h"
 #include "fsio/beneath.h"
 #include "fsio/relative_path.h"
 
@@ -29,6 +30,13 @@ Confinement parse_flags(const std::vector<std::string>& args) {
       c.root = args[++i];
     } else if (a.starts_with("--root=")) {
       c.root = a.substr(7);
+    } else if (a == "--no-quic") {
+      c.no_quic = true;
+    } else if ((a == "--quic-port" && i + 1 < args.size()) || a.starts_with("--quic-port=")) {
+      c.quic_ports = a == "--quic-port" ? args[++i] : a.substr(12);
+      if (!dataplane::parse_port_range(c.quic_ports)) {
+        throw RefusedError("--quic-port wants N or N-M, not \"" + c.quic_ports + "\"");
+      }
     } else {
       throw RefusedError("unsupported helper argument \"" + a + "\"");
     }
@@ -55,6 +63,8 @@ Confinement effective_confinement(const Confinement& forced,
   out.read_only = forced.read_only || asked.read_only;
   out.write_only = forced.write_only || asked.write_only;
   out.no_delete = forced.no_delete || asked.no_delete;
+  out.no_quic = forced.no_quic || asked.no_quic;
+  if (forced.quic_ports.empty()) out.quic_ports = asked.quic_ports;
   if (!asked.root.empty()) {
     if (forced.root.empty()) {
       out.root = asked.root;

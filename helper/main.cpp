@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
   }
   arsync::control::FdStream stream(0, 1, false);
   try {
-    return serve_session(stream, confinement);
+    return serve_session(stream, confinement, 0);
   } catch (const std::exception& e) {
     // The client went away or broke the protocol mid-session.
     std::fprintf(stderr, "arsync-helper: %s\n", e.what());

@@ -7,13 +7,19 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <optional>
+#include <string_view>
 
 #include "arsync/engine/receiver.h"
 #include "arsync/engine/report.h"
 #include "arsync/engine/sender.h"
+#include "control/quic_messages.h"
 #include "control/session_messages.h"
+#include "dataplane/quic_byte_stream.h"
 #include "dataplane/stream_channel.h"
+#include "helper/hangup_watch.h"
 #include "helper/progress_ticker.h"
+#include "helper/quic_endpoint.h"
 
 namespace arsync::helper {
 namespace {
@@ -73,16 +79,47 @@ fsio::UniqueFd open_parent(const std::string& path) {
   return fd;
 }
 
+// The client's data stream, checked by its preamble.
+int64_t accept_data_stream(dataplane::QuicConnection& quic) {
+  std::optional<int64_t> id = quic.accept_stream();
+  if (!id) throw std::runtime_error("the client closed the connection before opening it");
+  char preamble[sizeof control::kDataStreamPreamble - 1];
+  size_t got = 0;
+  while (got < sizeof preamble) {
+    const size_t n =
+        quic.read(*id, {reinterpret_cast<uint8_t*>(preamble) + got, sizeof preamble - got});
+    if (n == 0) throw std::runtime_error("the stream ended before its preamble");
+    got += n;
+  }
+  if (std::string_view(preamble, sizeof preamble) != control::kDataStreamPreamble) {
+    throw std::runtime_error("not an arsync data stream");
+  }
+  return *id;
+}
+
 }  // namespace
 
-int serve_session(control::ByteStream& stream, const Confinement& confinement) {
+int serve_session(control::ByteStream& stream, const Confinement& confinement, int hangup_fd) {
   control::FrameReader reader(stream);
   control::FrameWriter writer(stream);
   control::SyncStart start;
+  std::unique_ptr<dataplane::QuicConnection> quic;
   try {
     auto shared = control::accept_hello(control::receive_control(reader, "hello"), "hello");
     control::send_control(writer, control::make_hello_ack(shared));
-    start = control::parse_sync_start(control::receive_control(reader, "sync_start"));
+    nlohmann::json next = control::receive_any_control(reader);
+    if (next["type"] == "quic_init") {
+      quic = answer_quic_init(next, confinement, writer);
+      auto transport = control::parse_transport(control::receive_control(reader, "transport"));
+      if (transport == control::DataTransport::quic && !quic) {
+        throw control::ProtocolError("the client chose QUIC, but no QUIC client was accepted");
+      }
+      if (transport == control::DataTransport::ssh) quic.reset();
+      next = control::receive_control(reader, "sync_start");
+    } else if (next["type"] != "sync_start") {
+      throw control::ProtocolError("expected \"sync_start\" or \"quic_init\"");
+    }
+    start = control::parse_sync_start(next);
     check_allowed(confinement, start);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "arsync-helper: %s\n", e.what());
@@ -130,9 +167,27 @@ int serve_session(control::ByteStream& stream, const Confinement& confinement) {
   }
   control::send_control(writer, control::make_sync_ready(single_file));
 
+  // The data frames go over one QUIC stream the client opens, or stay on this channel.
+  std::optional<dataplane::QuicByteStream> quic_stream;
+  std::optional<control::FrameWriter> quic_writer;
+  if (quic) {
+    try {
+      quic_stream.emplace(*quic, accept_data_stream(*quic));
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "arsync-helper: QUIC data stream: %s\n", e.what());
+      return 12;
+    }
+    quic_writer.emplace(*quic_stream);
+  }
+  // Over QUIC, a client that vanishes shows first as the end of its SSH channel.
+  std::optional<HangupWatch> hangup;
+  if (quic) hangup.emplace(hangup_fd, [&quic] { quic->abort(); });
+  control::ByteStream& data_in = quic ? static_cast<control::ByteStream&>(*quic_stream) : stream;
+  control::FrameWriter& data_out = quic ? *quic_writer : writer;
+
   std::string protocol_error;
   if (start.direction == Direction::push) {
-    dataplane::StreamReceiverChannel channel(stream, writer);
+    dataplane::StreamReceiverChannel channel(data_in, data_out);
     ProgressTicker progress(writer, report.stats());
     engine::run_receiver(engine::Destination{dest.get(), created}, start.options, report, channel);
     progress.stop();
@@ -141,14 +196,22 @@ int serve_session(control::ByteStream& stream, const Confinement& confinement) {
     std::vector<fsio::SourceSpec> sources;
     for (const auto& p : start.paths) sources.push_back({p, {}});
     if (single_file) sources.front().rename_top = start.single_file_name;
-    dataplane::StreamSenderChannel channel(stream, writer);
+    dataplane::StreamSenderChannel channel(data_in, data_out);
     engine::run_sender(sources, start.options, report, channel);
     protocol_error = channel.error();
+  }
+  if (quic_writer && protocol_error.empty()) {
+    try {
+      quic_writer->close();  // everything written, then FIN
+    } catch (const std::exception& e) {
+      protocol_error = e.what();
+    }
   }
   if (!protocol_error.empty()) {
     std::fprintf(stderr, "arsync-helper: protocol error: %s\n", protocol_error.c_str());
     return 12;
   }
+  hangup.reset();  // the ack_complete that follows is read below
   int code = report.exit_code();
   control::send_control(writer, control::make_sync_complete(code, report.stats()));
   try {
@@ -156,6 +219,7 @@ int serve_session(control::ByteStream& stream, const Confinement& confinement) {
   } catch (const std::exception& e) {
     std::fprintf(stderr, "arsync-helper: %s\n", e.what());
   }
+  if (quic) quic->close();
   return code;
 }
 

@@ -104,6 +104,11 @@ CommandLine parse_command_line(int argc, char** argv) {
   app.add_flag("--mkpath", cmd.mkpath, "create the destination's path component");
   app.add_option("-e,--rsh", cmd.rsh, "the ssh command line to emulate (ssh -p -i -l -o -F)");
   app.add_option("--helper", cmd.helper_path, "the helper program on the remote side");
+  app.add_option("--transport", cmd.transport,
+                 "data plane: auto (QUIC, else SSH), quic (QUIC or fail), ssh")
+      ->check(CLI::IsMember({"auto", "quic", "ssh"}));
+  app.add_option("--quic-port", cmd.quic_ports,
+                 "UDP port or range N-M the helper listens on for QUIC (for firewalls)");
   app.add_flag("--accept-new-host-key", cmd.accept_new_host_key,
                "trust and record the key of a host not yet in known_hosts");
   bool sparse = false;  // holes are always kept; accepted for rsync scripts

@@ -24,7 +24,9 @@ struct CommandLine {
   std::string rsh;                            // -e: "ssh -p PORT -i KEY ..."
   std::string helper_path = "arsync-helper";  // --helper: the program on the remote side
   bool accept_new_host_key = false;
-  bool progress = false;  // --progress: one overall line (see progress_meter.h)
+  std::string transport = "auto";  // --transport: where the data goes (auto, quic, ssh)
+  std::string quic_ports;          // --quic-port: where the helper may listen for QUIC
+  bool progress = false;           // --progress: one overall line (see progress_meter.h)
   bool show_help = false;
   bool show_version = false;
   std::string help_text;

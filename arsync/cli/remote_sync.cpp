@@ -2,28 +2,35 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <mutex>
 #include <optional>
 #include <string_view>
 #include <thread>
 #include <variant>
 
 #include "arsync/cli/progress_meter.h"
+#include "arsync/cli/quic_link.h"
 #include "arsync/cli/summary.h"
 #include "arsync/cli/transfer_plan.h"
 #include "arsync/engine/receiver.h"
 #include "arsync/engine/report.h"
 #include "arsync/engine/sender.h"
+#include "control/quic_messages.h"
 #include "control/session_messages.h"
 #include "control/ssh_session.h"
+#include "dataplane/quic_byte_stream.h"
+#include "dataplane/socket_address.h"
 #include "dataplane/stream_channel.h"
 
 namespace arsync::cli {
 namespace {
 
 constexpr int kExitSsh = 255;
+constexpr int kExitSocket = 10;  // rsync's "error in socket I/O"
 constexpr int kExitProtocol = 12;
 constexpr int kExitHelperMissing = 127;
 
@@ -130,6 +137,9 @@ int sync_remote(const CommandLine& cmd) {
   try {
     plan = make_plan(cmd);
     if (!cmd.rsh.empty()) rsh = control::parse_rsh_command(cmd.rsh);
+    if (!cmd.quic_ports.empty() && !dataplane::parse_port_range(cmd.quic_ports)) {
+      throw UsageError("--quic-port wants N or N-M, not \"" + cmd.quic_ports + "\"");
+    }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "arsync: %s (see 'arsync --help')\n", e.what());
     return engine::kExitSyntax;
@@ -180,6 +190,7 @@ int sync_remote(const CommandLine& cmd) {
     return kExitSsh;
   }
   std::string command = cmd.helper_path + " --server";
+  if (!cmd.quic_ports.empty()) command += " --quic-port " + cmd.quic_ports;
   control::SshExecChannel channel = session->exec(command);
   StderrRelay relay(channel, plan.remote.host);
   control::FrameReader reader(channel);
@@ -187,9 +198,10 @@ int sync_remote(const CommandLine& cmd) {
 
   engine::Report report(cmd.output);
   auto start_time = std::chrono::steady_clock::now();
+  std::vector<std::string> shared;  // capabilities both sides have
   try {
     control::send_control(writer, control::make_hello());
-    control::accept_hello(control::receive_control(reader, "hello-ack"), "hello-ack");
+    shared = control::accept_hello(control::receive_control(reader, "hello-ack"), "hello-ack");
   } catch (const std::exception& e) {
     relay.stop();
     auto status = channel.exit_status();
@@ -201,6 +213,35 @@ int sync_remote(const CommandLine& cmd) {
     std::fprintf(stderr, "arsync: %s: %s\n", plan.remote.host.c_str(), e.what());
     return kExitProtocol;
   }
+  // The data plane: QUIC when both sides can and the handshake completes, else this channel.
+  QuicLink quic;
+  if (cmd.transport != "ssh") {
+    const std::string address = session->server_address();
+    if (std::find(shared.begin(), shared.end(), control::kQuicCapability) == shared.end()) {
+      quic.why_not = "the helper does not offer QUIC";
+    } else if (address.empty()) {
+      quic.why_not = "the SSH connection goes through a proxy";
+    } else {
+      try {
+        quic = open_quic_link(writer, reader, address);
+        control::send_control(
+            writer, control::make_transport(quic.connection ? control::DataTransport::quic
+                                                            : control::DataTransport::ssh));
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "arsync: %s: %s\n", plan.remote.host.c_str(), e.what());
+        return kExitProtocol;
+      }
+    }
+    if (!quic.connection && cmd.transport == "quic") {
+      std::fprintf(stderr, "arsync: no QUIC data plane to %s: %s\n", plan.remote.host.c_str(),
+                   quic.why_not.c_str());
+      return kExitSocket;
+    }
+    if (!quic.connection && cmd.output.verbose > 0 && !cmd.output.quiet) {
+      std::printf("QUIC unavailable (%s): the data goes over SSH\n", quic.why_not.c_str());
+    }
+  }
+
   bool renamed = false;
   try {
     control::SyncStart start;
@@ -259,29 +300,84 @@ int sync_remote(const CommandLine& cmd) {
       return {report.stats().files_done, report.stats().bytes_done};
     });
   }
+  // Over QUIC the data frames travel on one stream of ours, while the helper's lines,
+  // progress and completion keep coming over SSH: read those on a thread of their own.
+  std::optional<dataplane::QuicByteStream> quic_stream;
+  std::optional<control::FrameWriter> quic_writer;
+  std::optional<nlohmann::json> completion;
+  std::string completion_error;
+  auto receive_completion = [&] {
+    try {
+      completion = control::receive_control(reader, "sync_complete", peer);
+    } catch (const std::exception& e) {
+      completion_error = e.what();
+      // The helper is gone or gave up: its end of the data stream will not come, so end
+      // ours now rather than at the QUIC idle timeout.
+      if (quic.connection) quic.connection->abort();
+    }
+  };
+  std::thread completion_thread;
   std::string protocol_error;
-  if (push) {
+  if (quic.connection) {
+    try {
+      quic_stream.emplace(*quic.connection, quic.connection->open_stream());
+      quic_stream->write_all(control::kDataStreamPreamble, sizeof control::kDataStreamPreamble - 1);
+      quic_writer.emplace(*quic_stream);
+    } catch (const std::exception& e) {
+      protocol_error = std::string("QUIC data stream: ") + e.what();
+    }
+    completion_thread = std::thread(receive_completion);
+  }
+  control::ByteStream& data_in =
+      quic_stream ? static_cast<control::ByteStream&>(*quic_stream) : channel;
+  control::FrameWriter& data_out = quic_writer ? *quic_writer : writer;
+  const control::PeerMessages data_peer = quic.connection ? control::PeerMessages{} : peer;
+  if (protocol_error.empty() && push) {
     std::vector<fsio::SourceSpec> sources;
     for (const auto& p : plan.local_paths) sources.push_back({p, {}});
     if (renamed) sources.front().rename_top = single_file_name;
-    dataplane::StreamSenderChannel data(channel, writer, peer);
+    dataplane::StreamSenderChannel data(data_in, data_out, data_peer);
     engine::run_sender(sources, cmd.sync, report, data);
     protocol_error = data.error();
-  } else {
-    dataplane::StreamReceiverChannel data(channel, writer, peer);
+  } else if (protocol_error.empty()) {
+    dataplane::StreamReceiverChannel data(data_in, data_out, data_peer);
     engine::run_receiver(engine::Destination{local_dest.dest_fd.get(), local_dest.dest_created},
                          cmd.sync, report, data);
     protocol_error = data.error();
   }
+  if (quic_writer && protocol_error.empty()) {
+    try {
+      quic_writer->close();
+    } catch (const std::exception& e) {
+      protocol_error = e.what();
+    }
+  }
+  if (quic.connection) {
+    // A failed data phase: abandoning the connection ends the helper's, and so the session.
+    if (!protocol_error.empty()) quic.connection->abort();
+    completion_thread.join();
+  } else if (protocol_error.empty()) {
+    receive_completion();
+  }
+  if (protocol_error.empty() && !completion) protocol_error = completion_error;
   int remote_code = 0;
   if (protocol_error.empty()) {
     try {
-      remote_code = control::parse_sync_complete(
-          control::receive_control(reader, "sync_complete", peer), report.stats());
+      remote_code = control::parse_sync_complete(*completion, report.stats());
       control::send_control(writer, control::make_simple("ack_complete"));
       channel.close_write();
     } catch (const std::exception& e) {
       protocol_error = e.what();
+    }
+  }
+  if (quic.connection) {
+    try {
+      quic.connection->close();
+    } catch (const std::exception& e) {
+      // Everything the session needed has arrived; a close that fails changes nothing.
+      if (protocol_error.empty() && cmd.output.verbose > 0) {
+        std::fprintf(stderr, "arsync: closing the QUIC connection: %s\n", e.what());
+      }
     }
   }
   relay.stop();
@@ -295,6 +391,10 @@ int sync_remote(const CommandLine& cmd) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start_time).count();
   std::fflush(stdout);
   print_summary(stdout, report, elapsed, cmd.sync.dry_run);
+  if (cmd.output.stats) {
+    std::printf("Data transport: %s\n",
+                quic.connection ? ("QUIC, UDP " + quic.endpoint).c_str() : "SSH channel");
+  }
   return worse(report.exit_code(), remote_code);
 }
 

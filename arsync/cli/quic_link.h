@@ -1,0 +1,26 @@
+// The client's end of setting up the QUIC data plane, between hello-ack and sync_start: a
+// fresh key goes to the helper over SSH (quic_init), the helper answers with a UDP port
+// (quic_ready), and the client connects there with the key. Whatever the outcome, the
+// client then says which transport carries the data (see control/quic_messages.h).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "control/frame.h"
+#include "dataplane/quic_connection.h"
+
+namespace arsync::cli {
+
+struct QuicLink {
+  std::unique_ptr<dataplane::QuicConnection> connection;  // null: the data stays on SSH
+  std::string endpoint;                                   // "ADDRESS port N" when connected
+  std::string why_not;                                    // when not
+};
+
+// Sends quic_init, reads quic_ready, and connects to `server_address` (the SSH server's own
+// address). Throws for SSH channel or protocol failures; a QUIC failure is a why_not.
+QuicLink open_quic_link(control::FrameWriter& writer, control::FrameReader& reader,
+                        const std::string& server_address);
+
+}  // namespace arsync::cli

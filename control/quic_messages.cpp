@@ -1,0 +1,69 @@
+#include "control/quic_messages.h"
+
+#include "control/session_messages.h"
+
+namespace arsync::control {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr size_t kKeyHexDigits = 64;
+constexpr size_t kMaxReason = 4096;
+
+const json& typed_field(const json& message, const char* name, json::value_t type) {
+  auto it = message.find(name);
+  if (it == message.end()) throw ProtocolError(std::string("missing field \"") + name + "\"");
+  if (it->type() != type) {
+    throw ProtocolError(std::string("field \"") + name + "\" has the wrong type");
+  }
+  return *it;
+}
+
+}  // namespace
+
+json make_quic_init(const std::string& key_hex) {
+  return {{"type", "quic_init"}, {"key", key_hex}};
+}
+
+std::string parse_quic_init(const json& message) {
+  std::string key = typed_field(message, "key", json::value_t::string).get<std::string>();
+  if (key.size() != kKeyHexDigits ||
+      key.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos) {
+    throw ProtocolError("quic_init: key must be 64 hex digits");
+  }
+  return key;
+}
+
+json make_quic_ready(const QuicReady& ready) {
+  if (ready.port == 0)
+    return {{"type", "quic_ready"}, {"reason", ready.reason.substr(0, kMaxReason)}};
+  return {{"type", "quic_ready"}, {"port", ready.port}};
+}
+
+QuicReady parse_quic_ready(const json& message) {
+  QuicReady ready;
+  if (message.contains("port")) {
+    const uint64_t port =
+        typed_field(message, "port", json::value_t::number_unsigned).get<uint64_t>();
+    if (port == 0 || port > 65535) throw ProtocolError("quic_ready: port out of range");
+    ready.port = static_cast<uint16_t>(port);
+    return ready;
+  }
+  ready.reason = typed_field(message, "reason", json::value_t::string).get<std::string>();
+  if (ready.reason.size() > kMaxReason) throw ProtocolError("quic_ready: reason too long");
+  return ready;
+}
+
+json make_transport(DataTransport transport) {
+  return {{"type", "transport"}, {"name", transport == DataTransport::quic ? "quic" : "ssh"}};
+}
+
+DataTransport parse_transport(const json& message) {
+  std::string name = typed_field(message, "name", json::value_t::string).get<std::string>();
+  if (name == "quic") return DataTransport::quic;
+  if (name == "ssh") return DataTransport::ssh;
+  throw ProtocolError("transport: unknown name \"" + name.substr(0, 64) + "\"");
+}
+
+}  // namespace arsync::control

@@ -1,0 +1,64 @@
+#include "helper/quic_endpoint.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "control/quic_messages.h"
+#include "control/session_messages.h"
+#include "control/words.h"
+#include "dataplane/quic_error.h"
+#include "dataplane/quic_listener.h"
+#include "dataplane/quic_psk.h"
+#include "dataplane/socket_address.h"
+
+namespace arsync::helper {
+namespace {
+
+// Longer than the client's own handshake timeout, so that a client that gives up has
+// already said "transport ssh" when this wait ends.
+constexpr auto kAcceptSlack = std::chrono::milliseconds(1000);
+
+// The server address of SSH_CONNECTION ("client port server port"); "" if there is none.
+std::string ssh_server_address() {
+  const char* value = std::getenv("SSH_CONNECTION");
+  if (value == nullptr) return {};
+  std::vector<std::string> words = control::split_shell_words(value);
+  return words.size() == 4 ? words[2] : std::string();
+}
+
+}  // namespace
+
+std::unique_ptr<dataplane::QuicConnection> answer_quic_init(const nlohmann::json& init,
+                                                            const Confinement& confinement,
+                                                            control::FrameWriter& writer) {
+  const std::optional<dataplane::PskKey> key =
+      dataplane::psk_from_hex(control::parse_quic_init(init));
+  if (!key) throw control::ProtocolError("quic_init: key must be 64 hex digits");
+  auto unavailable = [&](const std::string& reason) {
+    control::send_control(writer, control::make_quic_ready({0, reason}));
+    return nullptr;
+  };
+  if (confinement.no_quic) return unavailable("this helper is configured with --no-quic");
+  const std::string address = ssh_server_address();
+  if (address.empty()) return unavailable("no SSH_CONNECTION to take the server address from");
+  dataplane::PortRange ports{0, 0};
+  if (!confinement.quic_ports.empty()) ports = *dataplane::parse_port_range(confinement.quic_ports);
+
+  dataplane::QuicOptions options;
+  std::optional<dataplane::QuicListener> listener;
+  try {
+    listener.emplace(address, ports, *key, options);
+  } catch (const dataplane::QuicError& e) {
+    return unavailable(std::string("cannot listen for QUIC: ") + e.what());
+  }
+  control::send_control(writer, control::make_quic_ready({listener->port(), {}}));
+  try {
+    return listener->accept(options.handshake_timeout + kAcceptSlack);
+  } catch (const dataplane::QuicError& e) {
+    std::fprintf(stderr, "arsync-helper: no QUIC client: %s\n", e.what());
+    return nullptr;
+  }
+}
+
+}  // namespace arsync::helper

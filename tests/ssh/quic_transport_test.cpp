@@ -1,0 +1,185 @@
+// The QUIC data plane end to end: the real binaries through a real sshd on 127.0.0.1, the
+// key sent over SSH, the data over QUIC; and the fallback to SSH when QUIC cannot be had.
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "tests/e2e/harness.h"
+#include "tests/ssh/sshd_fixture.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using arsync::sshtest::SshdFixture;
+
+class QuicTransportTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (auto why = SshdFixture::unavailable_reason()) GTEST_SKIP() << *why;
+    char tmpl[] = "/tmp/arsync-quic-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    base_ = tmpl;
+    // The forced key's helper never offers QUIC.
+    sshd_ = std::make_unique<SshdFixture>(std::string(ARSYNC_HELPER_BIN) + " --no-quic");
+  }
+  void TearDown() override {
+    sshd_.reset();
+    if (!base_.empty()) e2e::removeTree(base_);
+  }
+
+  e2e::RunResult arsync(std::vector<std::string> args, const std::string& key,
+                        const std::string& helper = ARSYNC_HELPER_BIN) {
+    std::vector<std::string> argv{
+        ARSYNC_BIN, "-e",
+        "ssh -p " + std::to_string(sshd_->port()) + " -i " + key +
+            " -l root -o UserKnownHostsFile=" + sshd_->known_hosts_path() + " -o BatchMode=yes",
+        "--helper", helper};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return e2e::runCommand(argv);
+  }
+  std::string remote(const fs::path& p) const { return "127.0.0.1:" + p.string(); }
+
+  void make_source(int files, size_t size) {
+    fs::create_directories(base_ / "src/sub");
+    for (int i = 0; i < files; ++i) {
+      std::ofstream(base_ / "src/sub" / ("f" + std::to_string(i)))
+          << std::string(size, static_cast<char>('a' + i % 26));
+    }
+  }
+
+  fs::path base_;
+  std::unique_ptr<SshdFixture> sshd_;
+};
+
+TEST_F(QuicTransportTest, PushAndPullTheTrickyTreeOverQuic) {
+  std::string src = (base_ / "src").string();
+  e2e::buildTrickyTree(src);
+  auto push =
+      arsync({"-aH", "--stats", "--transport", "quic", src + "/", remote(base_ / "pushed") + "/"},
+             sshd_->plain_key_path());
+  ASSERT_EQ(push.exit_code, 0) << push.describe();
+  EXPECT_TRUE(e2e::contains(push.out, "Data transport: QUIC, UDP 127.0.0.1 port ")) << push.out;
+  EXPECT_TRUE(e2e::sameTree(src, (base_ / "pushed").string()));
+
+  auto pull = arsync({"-aH", "--stats", "--transport", "quic", remote(base_ / "pushed") + "/",
+                      (base_ / "pulled").string() + "/"},
+                     sshd_->plain_key_path());
+  ASSERT_EQ(pull.exit_code, 0) << pull.describe();
+  EXPECT_TRUE(e2e::contains(pull.out, "Data transport: QUIC, UDP 127.0.0.1 port ")) << pull.out;
+  EXPECT_TRUE(e2e::sameTree(src, (base_ / "pulled").string()));
+}
+
+TEST_F(QuicTransportTest, QuicIsTheDefaultAndCarriesManyFiles) {
+  make_source(1500, 3000);
+  auto push = arsync({"-a", "--stats", (base_ / "src").string() + "/", remote(base_ / "dst") + "/"},
+                     sshd_->plain_key_path());
+  ASSERT_EQ(push.exit_code, 0) << push.describe();
+  EXPECT_TRUE(e2e::contains(push.out, "Data transport: QUIC")) << push.out;
+  EXPECT_TRUE(e2e::sameTree((base_ / "src").string(), (base_ / "dst").string()));
+}
+
+TEST_F(QuicTransportTest, HelperWithoutQuicFallsBackToSshOrFailsWhenQuicIsRequired) {
+  make_source(20, 10000);
+  // Through the forced command: a helper that never offers QUIC.
+  auto fallback =
+      arsync({"-av", "--stats", (base_ / "src").string() + "/", remote(base_ / "dst") + "/"},
+             sshd_->forced_key_path(), "arsync-helper");
+  ASSERT_EQ(fallback.exit_code, 0) << fallback.describe();
+  EXPECT_TRUE(e2e::contains(fallback.out,
+                            "QUIC unavailable (the helper cannot offer QUIC: this "
+                            "helper is configured with --no-quic)"))
+      << fallback.out;
+  EXPECT_TRUE(e2e::contains(fallback.out, "Data transport: SSH channel")) << fallback.out;
+  EXPECT_TRUE(e2e::sameTree((base_ / "src").string(), (base_ / "dst").string()));
+
+  auto required = arsync(
+      {"-a", "--transport", "quic", (base_ / "src").string() + "/", remote(base_ / "dst2") + "/"},
+      sshd_->forced_key_path(), "arsync-helper");
+  EXPECT_EQ(required.exit_code, 10) << required.describe();
+  EXPECT_TRUE(e2e::contains(required.err, "no QUIC data plane to 127.0.0.1")) << required.err;
+  EXPECT_FALSE(fs::exists(base_ / "dst2"));
+}
+
+// A UDP port nothing listens on right now.
+uint16_t free_udp_port() {
+  int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// An nftables table that drops UDP to one port on this host, removed again at the end.
+class UdpBlock {
+ public:
+  explicit UdpBlock(uint16_t port) : table_("arsync_quic_test_" + std::to_string(::getpid())) {
+    std::string rules = "table inet " + table_ +
+                        " {\n  chain input {\n    type filter hook input priority -10; policy "
+                        "accept;\n    udp dport " +
+                        std::to_string(port) + " drop\n  }\n}";
+    std::string file = "/tmp/" + table_ + ".nft";
+    std::ofstream(file) << rules << "\n";
+    auto add = e2e::runCommand({kNft, "-f", file});
+    fs::remove(file);
+    ok_ = add.exit_code == 0;
+    error_ = add.err;
+  }
+  ~UdpBlock() {
+    if (ok_) e2e::runCommand({kNft, "delete", "table", "inet", table_});
+  }
+  bool ok() const { return ok_; }
+  const std::string& error() const { return error_; }
+
+  static constexpr const char* kNft = "/usr/sbin/nft";
+
+ private:
+  std::string table_;
+  bool ok_ = false;
+  std::string error_;
+};
+
+TEST_F(QuicTransportTest, BlockedUdpFallsBackToSshWithinSecondsOrFailsWhenQuicIsRequired) {
+  if (::access(UdpBlock::kNft, X_OK) != 0) GTEST_SKIP() << "nft is not installed";
+  make_source(20, 10000);
+  const uint16_t port = free_udp_port();
+  UdpBlock block(port);
+  if (!block.ok() && (e2e::contains(block.error(), "Operation not supported") ||
+                      e2e::contains(block.error(), "Protocol not supported"))) {
+    GTEST_SKIP() << "this kernel has no nftables: " << block.error();
+  }
+  ASSERT_TRUE(block.ok()) << block.error();
+  const std::string ports = std::to_string(port);
+
+  auto start = std::chrono::steady_clock::now();
+  auto fallback = arsync({"-av", "--stats", "--quic-port", ports, (base_ / "src").string() + "/",
+                          remote(base_ / "dst") + "/"},
+                         sshd_->plain_key_path());
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_EQ(fallback.exit_code, 0) << fallback.describe();
+  EXPECT_TRUE(e2e::contains(fallback.out, "QUIC unavailable (UDP 127.0.0.1 port " + ports))
+      << fallback.out;
+  EXPECT_TRUE(e2e::contains(fallback.out, "Data transport: SSH channel")) << fallback.out;
+  EXPECT_TRUE(e2e::sameTree((base_ / "src").string(), (base_ / "dst").string()));
+  EXPECT_LT(seconds, 10.0);
+
+  auto required = arsync({"-a", "--transport", "quic", "--quic-port", ports,
+                          (base_ / "src").string() + "/", remote(base_ / "dst2") + "/"},
+                         sshd_->plain_key_path());
+  EXPECT_EQ(required.exit_code, 10) << required.describe();
+  EXPECT_TRUE(
+      e2e::contains(required.err, "no QUIC data plane to 127.0.0.1: UDP 127.0.0.1 port " + ports))
+      << required.err;
+  EXPECT_FALSE(fs::exists(base_ / "dst2"));
+}
+
+}  // namespace
