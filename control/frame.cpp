@@ -17,6 +17,10 @@ bool is_known_frame_type(uint8_t type) {
     case FrameType::content_failed:
     case FrameType::content_end:
     case FrameType::list_batch_part:
+    case FrameType::delta_request:
+    case FrameType::delta_answer:
+    case FrameType::delta_probe:
+    case FrameType::delta_recipe:
       return true;
   }
   return false;

@@ -48,6 +48,8 @@ constexpr OptionField kOptionFields[] = {
     {"delete_excluded", &engine::SyncOptions::delete_excluded},
     {"checksum", &engine::SyncOptions::checksum},
     {"dry_run", &engine::SyncOptions::dry_run},
+    {"whole_file", &engine::SyncOptions::whole_file},
+    {"partial", &engine::SyncOptions::partial},
 };
 
 struct StatField {

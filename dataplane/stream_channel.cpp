@@ -125,7 +125,7 @@ void StreamSenderChannel::end_list() {
   send_frame(FrameType::list_end);
 }
 
-std::optional<engine::ContentRequest> StreamSenderChannel::next_request() {
+std::optional<engine::RequestMessage> StreamSenderChannel::next_request() {
   return requests_.pop();
 }
 
@@ -134,6 +134,10 @@ void StreamSenderChannel::send_content(engine::ContentMessage&& message) {
     send_frame(FrameType::content_chunk, encode_chunk_payload(std::move(*chunk)));
   } else if (auto* failed = std::get_if<engine::ContentFailed>(&message)) {
     send_frame(FrameType::content_failed, encode_failed(*failed));
+  } else if (auto* probe = std::get_if<engine::DeltaProbe>(&message)) {
+    send_frame(FrameType::delta_probe, encode_delta({probe->id, std::move(probe->probe)}));
+  } else if (auto* recipe = std::get_if<engine::DeltaRecipe>(&message)) {
+    send_frame(FrameType::delta_recipe, encode_delta({recipe->id, std::move(recipe->part)}));
   } else {
     // Descriptors cannot cross machines; the engine asks can_pass_fds() first.
     throw std::logic_error("file descriptors cannot travel over a stream channel");
@@ -150,6 +154,18 @@ bool StreamSenderChannel::on_frame(Frame& frame) {
     case FrameType::request:
       if (auto request = decode_request(frame.payload, error)) {
         requests_.push(std::move(*request));
+        return true;
+      }
+      break;
+    case FrameType::delta_request:
+      if (auto delta = decode_delta(frame.payload, error)) {
+        requests_.push(engine::DeltaRequest{delta->id, std::move(delta->message)});
+        return true;
+      }
+      break;
+    case FrameType::delta_answer:
+      if (auto delta = decode_delta(frame.payload, error)) {
+        requests_.push(engine::DeltaAnswer{delta->id, std::move(delta->message)});
         return true;
       }
       break;
@@ -184,8 +200,15 @@ std::optional<fsio::DirBatch> StreamReceiverChannel::next_batch() {
   return batches_.pop();
 }
 
-void StreamReceiverChannel::request(engine::ContentRequest request) {
-  send_frame(FrameType::request, encode_request(request));
+void StreamReceiverChannel::request(engine::RequestMessage request) {
+  if (auto* whole = std::get_if<engine::ContentRequest>(&request)) {
+    send_frame(FrameType::request, encode_request(*whole));
+  } else if (auto* delta = std::get_if<engine::DeltaRequest>(&request)) {
+    send_frame(FrameType::delta_request, encode_delta({delta->id, std::move(delta->signature)}));
+  } else {
+    auto& answer = std::get<engine::DeltaAnswer>(request);
+    send_frame(FrameType::delta_answer, encode_delta({answer.id, std::move(answer.answer)}));
+  }
 }
 
 void StreamReceiverChannel::end_requests() {
@@ -222,6 +245,20 @@ bool StreamReceiverChannel::on_frame(Frame& frame) {
       if (content_ended_) break;
       if (auto failed = decode_failed(frame.payload, error)) {
         content_.push(std::move(*failed));
+        return true;
+      }
+      break;
+    case FrameType::delta_probe:
+      if (content_ended_) break;
+      if (auto delta = decode_delta(frame.payload, error)) {
+        content_.push(engine::DeltaProbe{delta->id, std::move(delta->message)});
+        return true;
+      }
+      break;
+    case FrameType::delta_recipe:
+      if (content_ended_) break;
+      if (auto delta = decode_delta(frame.payload, error)) {
+        content_.push(engine::DeltaRecipe{delta->id, std::move(delta->message)});
         return true;
       }
       break;

@@ -78,7 +78,7 @@ class StreamSenderChannel final : public engine::SenderChannel, public StreamCha
   bool can_pass_fds() const override { return false; }
   void send_batch(fsio::DirBatch&& batch) override;
   void end_list() override;
-  std::optional<engine::ContentRequest> next_request() override;
+  std::optional<engine::RequestMessage> next_request() override;
   void send_content(engine::ContentMessage&& message) override;
   void end_content() override;
 
@@ -86,7 +86,7 @@ class StreamSenderChannel final : public engine::SenderChannel, public StreamCha
   bool on_frame(control::Frame& frame) override;
   void on_end() override;
 
-  engine::BlockingQueue<engine::ContentRequest> requests_;
+  engine::BlockingQueue<engine::RequestMessage> requests_;
 };
 
 // The receiving side's end: file list and content in, requests out.
@@ -96,7 +96,8 @@ class StreamReceiverChannel final : public engine::ReceiverChannel, public Strea
   ~StreamReceiverChannel() override;
 
   std::optional<fsio::DirBatch> next_batch() override;
-  void request(engine::ContentRequest request) override;
+  bool carries_delta() const override { return true; }
+  void request(engine::RequestMessage request) override;
   void end_requests() override;
   std::optional<engine::ContentMessage> next_content() override;
 

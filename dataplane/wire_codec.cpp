@@ -13,6 +13,7 @@
 //   ContentChunk   u8 version, id, offset, u8 flags (bit 0 last), string data,
 //                  [16-byte digest if last]
 //   ContentFailed  u8 version, id, u8 flags (bit 0 vanished), string message
+//   DeltaMessage   u8 version, id, string message (1 ..= kMaxDeltaMessage bytes)
 //
 // Encodings are canonical: varints must be minimal, unknown flag bits are rejected and
 // optional fields appear exactly when their flag says so, so every accepted input is
@@ -553,6 +554,36 @@ std::optional<engine::ContentFailed> decode_failed(std::span<const uint8_t> in,
   if (!r.string("message", kMaxMessageText, failed.message)) return std::nullopt;
   if (!r.finish()) return std::nullopt;
   return failed;
+}
+
+Bytes encode_delta(const DeltaMessage& message) {
+  Writer w(16 + message.message.size());
+  w.u8(kCodecVersion);
+  w.varint(message.id);
+  w.varint(message.message.size());
+  w.raw(message.message.data(), message.message.size());
+  return w.take();
+}
+
+std::optional<DeltaMessage> decode_delta(std::span<const uint8_t> in, std::string& error) {
+  Reader r(in, error, "delta");
+  DeltaMessage out;
+  if (!r.version() || !r.varint_as("id", out.id)) return std::nullopt;
+  if (out.id == 0) {
+    r.fail("id", "is 0");
+    return std::nullopt;
+  }
+  size_t offset = 0;
+  size_t size = 0;
+  if (!r.skip_string("message", kMaxDeltaMessage, offset, size)) return std::nullopt;
+  if (size == 0) {
+    r.fail("message", "is empty");
+    return std::nullopt;
+  }
+  if (!r.finish()) return std::nullopt;
+  out.message.assign(in.begin() + static_cast<ptrdiff_t>(offset),
+                     in.begin() + static_cast<ptrdiff_t>(offset + size));
+  return out;
 }
 
 }  // namespace arsync::dataplane

@@ -22,6 +22,9 @@ inline constexpr size_t kMaxBatchEntries = 1 << 20;  // entries in one DirBatch
 inline constexpr size_t kMaxRequestIds = 1 << 16;    // ids in one ContentRequest
 inline constexpr size_t kMaxChunkData = 4 << 20;     // bytes in one ContentChunk
 inline constexpr size_t kMaxMessageText = 4096;      // ContentFailed::message
+// The delta message a DeltaMessage carries: more than the largest RecipePart (4 MiB of
+// literals and 65,536 ops of at most 24 bytes), less than a frame.
+inline constexpr size_t kMaxDeltaMessage = 7 << 20;
 
 using Bytes = std::vector<uint8_t>;
 
@@ -48,5 +51,19 @@ std::optional<engine::ContentChunk> decode_chunk(fsio::ByteBuffer&& in, std::str
 
 Bytes encode_failed(const engine::ContentFailed& failed);
 std::optional<engine::ContentFailed> decode_failed(std::span<const uint8_t> in, std::string& error);
+
+// One message of a file's delta exchange (a signature, an answer, a probe or a recipe part,
+// as merkle/delta_codec.h encodes them), addressed to the file's id. Its frame type says
+// which it is; the message itself is decoded, as strictly, by the engine, which sends the
+// file whole when it does not decode.
+struct DeltaMessage {
+  uint64_t id = 0;
+  Bytes message;
+
+  friend bool operator==(const DeltaMessage&, const DeltaMessage&) = default;
+};
+
+Bytes encode_delta(const DeltaMessage& message);
+std::optional<DeltaMessage> decode_delta(std::span<const uint8_t> in, std::string& error);
 
 }  // namespace arsync::dataplane

@@ -33,7 +33,8 @@ ssize_t read_full(int fd, uint64_t offset, std::span<uint8_t> out) {
 
 }  // namespace
 
-FileHashes hash_file(int fd, const ChunkParams& params, size_t window, size_t segment_size) {
+FileHashes hash_file(int fd, const ChunkParams& params, size_t window, size_t segment_size,
+                     WholeDigest whole) {
   if (window <= params.max_size) {
     throw std::invalid_argument("hash_file: window must exceed the largest chunk");
   }
@@ -68,7 +69,9 @@ FileHashes hash_file(int fd, const ChunkParams& params, size_t window, size_t se
     std::vector<Chunk> found;
     // The digest runs beside the chunking: both only read the buffer.
     tbb::task_group digesting;
-    digesting.run([&] { digest.update(buffer.get() + carried, fresh); });
+    if (whole == WholeDigest::compute) {
+      digesting.run([&] { digest.update(buffer.get() + carried, fresh); });
+    }
     found = chunk_and_hash_parallel(data, params, carried_at, at_end, segment_size);
     digesting.wait();
     chunks.insert(chunks.end(), found.begin(), found.end());
@@ -80,7 +83,7 @@ FileHashes hash_file(int fd, const ChunkParams& params, size_t window, size_t se
     carried_at = next_at;
   }
   out.tree = MerkleTree::build(chunks, params);
-  out.digest = digest.finish();
+  if (whole == WholeDigest::compute) out.digest = digest.finish();
   return out;
 }
 

@@ -25,12 +25,19 @@ struct FileHashes {
   int error = 0;
 };
 
+// Whether hash_file also computes the whole-file XXH3-128. A delta's receiver needs only
+// its basis's tree (the result is checked against the sender's digest), and skipping the
+// digest saves a third of the hashing.
+enum class WholeDigest { compute, skip };
+
 // Hashes the content of fd from offset 0 up to its end as read (a file that changes while
 // it is read gives a tree and a digest of what was read: both always describe the same
 // bytes). window and segment_size are parameters so that tests can make them small; window
-// must exceed params.max_size (std::invalid_argument otherwise).
+// must exceed params.max_size (std::invalid_argument otherwise). With WholeDigest::skip,
+// FileHashes::digest stays zero.
 FileHashes hash_file(int fd, const ChunkParams& params, size_t window = kHashWindow,
-                     size_t segment_size = kDefaultSegmentSize);
+                     size_t segment_size = kDefaultSegmentSize,
+                     WholeDigest whole = WholeDigest::compute);
 
 // The same for bytes in memory (no window: the whole buffer is at hand).
 FileHashes hash_bytes(std::span<const uint8_t> data, const ChunkParams& params);

@@ -2,6 +2,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
+
 #include <string_view>
 
 namespace arsync::cli {
@@ -96,11 +98,17 @@ CommandLine parse_command_line(int argc, char** argv) {
   app.add_flag("--delete-excluded", s.delete_excluded, "also delete excluded files from dest dirs");
   app.add_flag("-c,--checksum", s.checksum, "skip based on checksum, not mod-time & size");
   app.add_flag("-n,--dry-run", s.dry_run, "perform a trial run with no changes made");
+  bool whole_file = false, no_whole_file = false;
+  app.add_flag("-W,--whole-file", whole_file, "copy files whole (without delta-xfer algorithm)");
+  app.add_flag("--no-whole-file", no_whole_file, "use the delta-xfer algorithm, also locally");
   app.add_flag("-v,--verbose", o.verbose, "increase verbosity");
   app.add_flag("-q,--quiet", o.quiet, "suppress non-error messages");
   app.add_flag("-i,--itemize-changes", o.itemize, "output a change-summary for all updates");
   app.add_flag("--stats", o.stats, "give some file-transfer stats");
   app.add_flag("--progress", cmd.progress, "show progress during transfer (one overall line)");
+  app.add_flag("--partial", s.partial, "keep partially transferred files");
+  bool partial_progress = false;
+  app.add_flag("-P", partial_progress, "same as --partial --progress");
   app.add_flag("--mkpath", cmd.mkpath, "create the destination's path component");
   app.add_option("-e,--rsh", cmd.rsh, "the ssh command line to emulate (ssh -p -i -l -o -F)");
   app.add_option("--helper", cmd.helper_path, "the helper program on the remote side");
@@ -144,6 +152,16 @@ CommandLine parse_command_line(int argc, char** argv) {
   if (devices_specials) s.devices = s.specials = true;
   if (no_d) s.devices = s.specials = false;
   if (s.delete_excluded) s.del = true;
+  if (partial_progress) s.partial = cmd.progress = true;
+  // The last of -W and --no-whole-file wins, as in rsync; CLI11 does not say which came
+  // last, so look at the arguments.
+  if (whole_file || no_whole_file) {
+    auto last = std::find_if(args.rbegin(), args.rend(), [](const std::string& a) {
+      return a == "--whole-file" || a == "--no-whole-file" ||
+             (a.size() > 1 && a[0] == '-' && a[1] != '-' && a.find('W') != std::string::npos);
+    });
+    cmd.whole_file = last == args.rend() || *last != "--no-whole-file";
+  }
   if (paths.size() < 2)
     throw UsageError("need a source and a destination: arsync [OPTION]... SRC... DEST");
   cmd.destination = paths.back();

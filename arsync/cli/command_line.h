@@ -1,6 +1,7 @@
 // The arsync command line: rsync's options, parsed into engine options.
 #pragma once
 
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -27,6 +28,9 @@ struct CommandLine {
   std::string transport = "auto";  // --transport: where the data goes (auto, quic, ssh)
   std::string quic_ports;          // --quic-port: where the helper may listen for QUIC
   bool progress = false;           // --progress: one overall line (see progress_meter.h)
+  // -W / --no-whole-file, unset when neither was given: local copies then go whole (as
+  // rsync's do), remote transfers by delta. The transfer sets sync.whole_file from it.
+  std::optional<bool> whole_file;
   bool show_help = false;
   bool show_version = false;
   std::string help_text;

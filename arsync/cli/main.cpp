@@ -66,6 +66,8 @@ int run(int argc, char** argv) {
     return 0;
   }
   if (cli::is_remote_transfer(cmd)) {
+    // Over a network a delta saves bytes on the wire: on unless -W.
+    cmd.sync.whole_file = cmd.whole_file.value_or(false);
     try {
       return cli::sync_remote(cmd);
     } catch (const control::SshError& e) {
@@ -78,6 +80,9 @@ int run(int argc, char** argv) {
     }
   }
 
+  // Locally, reading the basis costs about what copying costs: whole files unless
+  // --no-whole-file, as in rsync.
+  cmd.sync.whole_file = cmd.whole_file.value_or(true);
   auto start = std::chrono::steady_clock::now();
   engine::Report report(cmd.output);
   cli::TransferPlan plan;

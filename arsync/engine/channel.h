@@ -1,8 +1,10 @@
 // The one interface between the sender (walks and reads) and the receiver (decides and
 // writes). Three logical streams, independent so that neither side can block the other:
-// the file list (sender -> receiver), content requests (receiver -> sender) and content
-// (sender -> receiver). The in-memory channel implements it for local copies; the network
-// transports implement it for push and pull.
+// the file list (sender -> receiver), requests (receiver -> sender) and content (sender ->
+// receiver). A delta transfer (docs/DELTA.md) runs over the same two streams: its
+// signature and answers travel with the requests, its probes and recipe with the content.
+// The in-memory channel implements it for local copies; the network transports implement
+// it for push and pull.
 #pragma once
 
 #include <cstdint>
@@ -16,6 +18,7 @@
 #include "fsio/file_entry.h"
 #include "fsio/unique_fd.h"
 #include "fsio/walk_tree.h"
+#include "merkle/delta_codec.h"
 
 namespace arsync::engine {
 
@@ -24,6 +27,22 @@ namespace arsync::engine {
 struct ContentRequest {
   std::vector<uint64_t> ids;
 };
+
+// For a file the receiver has an older version of (its basis): the encoded
+// merkle::Signature of that basis, instead of a whole-file request. The sender answers with
+// probes, or with the whole file if it cannot do a delta.
+struct DeltaRequest {
+  uint64_t id = 0;
+  merkle::Bytes signature;
+};
+
+// The receiver's encoded merkle::Answer to the oldest unanswered probe of file `id`.
+struct DeltaAnswer {
+  uint64_t id = 0;
+  merkle::Bytes answer;
+};
+
+using RequestMessage = std::variant<ContentRequest, DeltaRequest, DeltaAnswer>;
 
 // In-process only: the open source file itself, so the receiver copies in the kernel
 // (copy_file_range) instead of through a buffer.
@@ -55,8 +74,21 @@ struct ContentFailed {
   std::string message;
 };
 
+// The sender's encoded merkle::Probe for file `id`: "do you have these subtrees?".
+struct DeltaProbe {
+  uint64_t id = 0;
+  merkle::Bytes probe;
+};
+
+// One encoded merkle::RecipePart of file `id`; the last one ends the file's delta.
+struct DeltaRecipe {
+  uint64_t id = 0;
+  merkle::Bytes part;
+};
+
 using ContentFds = std::vector<ContentFd>;
-using ContentMessage = std::variant<ContentFds, ContentChunk, ContentFailed>;
+using ContentMessage =
+    std::variant<ContentFds, ContentChunk, ContentFailed, DeltaProbe, DeltaRecipe>;
 
 class SenderChannel {
  public:
@@ -65,7 +97,7 @@ class SenderChannel {
   virtual void send_batch(fsio::DirBatch&& batch) = 0;
   virtual void end_list() = 0;
   // nullopt once the receiver has asked for everything it wants.
-  virtual std::optional<ContentRequest> next_request() = 0;
+  virtual std::optional<RequestMessage> next_request() = 0;
   virtual void send_content(ContentMessage&& message) = 0;
   virtual void end_content() = 0;
 };
@@ -75,7 +107,10 @@ class ReceiverChannel {
   virtual ~ReceiverChannel() = default;
   // nullopt at the end of the list.
   virtual std::optional<fsio::DirBatch> next_batch() = 0;
-  virtual void request(ContentRequest request) = 0;
+  // Whether the delta messages can travel (DeltaRequest, DeltaAnswer and their replies);
+  // without them the receiver asks for whole files only.
+  virtual bool carries_delta() const = 0;
+  virtual void request(RequestMessage request) = 0;
   virtual void end_requests() = 0;
   // nullopt once the sender has answered every request.
   virtual std::optional<ContentMessage> next_content() = 0;

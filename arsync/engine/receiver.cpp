@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
+#include <future>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -16,6 +17,7 @@
 #include "arsync/engine/cancel.h"
 #include "arsync/engine/decide.h"
 #include "arsync/engine/delete_extraneous.h"
+#include "arsync/engine/delta_target.h"
 #include "arsync/engine/dest_probe.h"
 #include "arsync/engine/list_order.h"
 #include "arsync/engine/worker_pool.h"
@@ -25,6 +27,7 @@
 #include "fsio/relative_path.h"
 #include "fsio/remove_tree.h"
 #include "fsio/temp_file.h"
+#include "merkle/chunk_params.h"
 #include "merkle/file_digest.h"
 
 namespace arsync::engine {
@@ -44,6 +47,7 @@ struct PendingFile {
   FileEntry entry;
   uint32_t final_mode = 0;
   bool retried = false;  // content failed verification once and was asked for again
+  bool delta = false;    // asked for as a delta against the file already there
 };
 
 struct DirToFinish {
@@ -181,7 +185,8 @@ class Receiver {
     for (size_t i = 0; i < batch.entries.size(); ++i) {
       if (valid[i] && decisions[i].action == Action::transfer) {
         if (decisions[i].replace && !clear_way(dir_fd, batch.entries[i], false)) continue;
-        wanted.push_back({dir, std::move(batch.entries[i]), decisions[i].final_mode});
+        wanted.push_back({dir, std::move(batch.entries[i]), decisions[i].final_mode, false,
+                          wants_delta(decisions[i])});
       }
     }
     request(wanted);
@@ -242,10 +247,18 @@ class Receiver {
       }
       if (leader->decision.replace && !clear_way(dir->get(), leader->entry, false)) continue;
       std::vector<PendingFile> wanted;
-      wanted.push_back({dir, std::move(leader->entry), leader->decision.final_mode});
+      wanted.push_back({dir, std::move(leader->entry), leader->decision.final_mode, false,
+                        wants_delta(leader->decision)});
       request(wanted);
     }
     link_groups_.clear();
+  }
+
+  // A file that is already there, as a regular file, is updated by a delta against it
+  // unless the user asked for whole files (or the channel cannot carry deltas).
+  bool wants_delta(const Decision& d) const {
+    return !options_.whole_file && channel_.carries_delta() && d.action == Action::transfer &&
+           !d.created && !d.replace;
   }
 
   void note_decision(const FileEntry& e, const Decision& d) {
@@ -278,7 +291,8 @@ class Receiver {
     if (d.action == Action::transfer) {
       stats.regular_transferred++;
       stats.transferred_size += e.size;
-      stats.literal_data += e.size;
+      // A delta's literal and matched bytes are known once its recipe is applied.
+      if (!wants_delta(d)) stats.literal_data += e.size;
     }
     if (e.is_dir() && !options_.dry_run) {
       std::string path = e.path == "." ? std::string() : e.path;
@@ -387,14 +401,203 @@ class Receiver {
         for (size_t i = start; i < end; ++i) report_not_received(files[i]);
         continue;
       }
+      std::vector<uint64_t> delta_ids;
       for (size_t i = start; i < end; ++i) {
         uint64_t id = files[i].entry.id;
-        request.ids.push_back(id);
+        (files[i].delta ? delta_ids : request.ids).push_back(id);
         pending_.emplace(id, std::move(files[i]));
         ++in_flight_;
       }
       lock.unlock();
-      channel_.request(std::move(request));
+      if (!request.ids.empty()) channel_.request(std::move(request));
+      // Hashing the basis reads it whole: on the pool, many files at once.
+      for (uint64_t id : delta_ids) copies_.run([this, id] { start_delta(id); });
+    }
+  }
+
+  // ---- deltas (docs/DELTA.md): the receiver hashes its basis, answers the sender's
+  // probes, and applies the recipe. Any failure asks for the file whole. ----
+
+  struct DeltaState {
+    // Ready once the basis is hashed; null if that failed. Only a large basis is announced
+    // before its hash is ready (see kEarlySignatureFrom): its first probe may wait for it.
+    std::shared_future<std::shared_ptr<DeltaTarget>> target;
+    fsio::TempFile temp;  // from the first recipe part on
+  };
+
+  void start_delta(uint64_t id) {
+    DirFdPtr dir;
+    std::string leaf;
+    uint64_t size = 0;
+    {
+      std::lock_guard lock(mutex_);
+      auto it = pending_.find(id);
+      if (it == pending_.end()) return;
+      dir = it->second.dir;
+      leaf = fsio::leaf_name(it->second.entry.path);
+      size = it->second.entry.size;
+    }
+    // O_NONBLOCK: whatever took the file's place since the decision (a fifo) must not hang
+    // the open; only a regular file is a basis.
+    fsio::UniqueFd basis(
+        ::openat(dir->get(), leaf.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+    struct stat st;
+    if (!basis || ::fstat(basis.get(), &st) != 0 || !S_ISREG(st.st_mode) || cancelled()) {
+      ask_whole(id);
+      return;
+    }
+    const uint64_t basis_size = static_cast<uint64_t>(st.st_size);
+    const merkle::ChunkParams params = merkle::chunk_params_for_size(basis_size);
+    std::promise<std::shared_ptr<DeltaTarget>> hashed;
+    DeltaState state{hashed.get_future().share(), {}};
+    if (basis_size >= kEarlySignatureFrom) {
+      if (!register_delta(id, std::move(state))) return;
+      channel_.request(DeltaRequest{id, DeltaTarget::early_signature(basis_size)});
+      // Whatever the outcome, the promise is kept: a probe may be waiting for it.
+      hashed.set_value(DeltaTarget::open(std::move(basis), size, params));
+      return;
+    }
+    std::shared_ptr<DeltaTarget> target = DeltaTarget::open(std::move(basis), size, params);
+    if (!target) {
+      ask_whole(id);
+      return;
+    }
+    merkle::Bytes signature = target->signature();
+    hashed.set_value(std::move(target));
+    if (register_delta(id, std::move(state)))
+      channel_.request(DeltaRequest{id, std::move(signature)});
+  }
+
+  // False if the file no longer awaits content (the content stream ended).
+  bool register_delta(uint64_t id, DeltaState state) {
+    std::lock_guard lock(mutex_);
+    if (content_closed_ || !pending_.count(id)) return false;
+    deltas_.emplace(id, std::move(state));
+    return true;
+  }
+
+  // The state's target once its basis is hashed (waiting for that if need be), or null
+  // after asking for the file whole because hashing failed.
+  DeltaTarget* ready_target(uint64_t id, DeltaState& state) {
+    DeltaTarget* target = state.target.get().get();
+    if (!target) {
+      drop_delta(id);
+      channel_.request(ContentRequest{{id}});
+    }
+    return target;
+  }
+
+  // Asks for a file still counted in flight as a whole, instead of as a delta.
+  void ask_whole(uint64_t id) {
+    {
+      std::lock_guard lock(mutex_);
+      auto it = pending_.find(id);
+      if (content_closed_ || it == pending_.end()) return;
+      it->second.delta = false;
+      report_.stats().literal_data += it->second.entry.size;
+    }
+    channel_.request(ContentRequest{{id}});
+  }
+
+  // The delta state of file `id`, if it is being received as a delta. Only the content
+  // thread erases states, so the pointer stays valid on that thread.
+  DeltaState* find_delta(uint64_t id) {
+    std::lock_guard lock(mutex_);
+    auto it = deltas_.find(id);
+    return it == deltas_.end() ? nullptr : &it->second;
+  }
+
+  // Ends the delta of file `id` (discarding its temporary file); true if there was one.
+  // Also called when whole content (or a failure) arrives for a file asked for as a delta:
+  // the sender could not do the delta and sent the file whole instead.
+  bool drop_delta(uint64_t id) {
+    std::lock_guard lock(mutex_);
+    if (deltas_.erase(id) == 0) return false;
+    if (auto it = pending_.find(id); it != pending_.end() && it->second.delta) {
+      it->second.delta = false;
+      report_.stats().literal_data += it->second.entry.size;
+    }
+    return true;
+  }
+
+  void take_probe(const DeltaProbe& probe) {
+    DeltaState* state = find_delta(probe.id);
+    if (!state) return;  // the file went whole meanwhile: a probe already on its way
+    DeltaTarget* target = ready_target(probe.id, *state);
+    if (!target) return;
+    std::string error;
+    std::optional<merkle::Bytes> answer = target->answer(probe.probe, error);
+    if (!answer) {
+      drop_delta(probe.id);
+      channel_.request(ContentRequest{{probe.id}});
+      return;
+    }
+    channel_.request(DeltaAnswer{probe.id, std::move(*answer)});
+  }
+
+  void take_recipe(const DeltaRecipe& recipe) {
+    const uint64_t id = recipe.id;
+    DeltaState* state = find_delta(id);
+    if (!state) return;
+    DeltaTarget* target = ready_target(id, *state);
+    if (!target) return;
+    if (!state->temp.valid()) {
+      DirFdPtr dir;
+      std::string leaf;
+      uint32_t mode = 0;
+      {
+        std::lock_guard lock(mutex_);
+        const PendingFile& file = pending_.at(id);
+        dir = file.dir;
+        leaf = fsio::leaf_name(file.entry.path);
+        mode = file.final_mode & 0777;
+      }
+      state->temp = fsio::TempFile::create(dir->get(), leaf, mode);
+      if (!state->temp.valid()) {
+        int err = errno;
+        drop_delta(id);
+        if (auto file = take_pending(id)) report_.error(file->entry.path, err, "mkstemp");
+        complete_one();
+        return;
+      }
+    }
+    std::string error;
+    switch (target->apply(recipe.part, state->temp.fd(), error)) {
+      case DeltaTarget::Step::more:
+        return;
+      case DeltaTarget::Step::done: {
+        const uint64_t literal = target->literal_bytes();
+        const uint64_t matched = target->matched_bytes();
+        fsio::TempFile temp = std::move(state->temp);
+        {
+          std::lock_guard lock(mutex_);
+          deltas_.erase(id);  // `state` is gone from here on
+        }
+        report_.stats().literal_data += literal;
+        report_.stats().matched_data += matched;
+        if (std::optional<PendingFile> file = take_pending(id)) {
+          file->entry.size = literal + matched;
+          finish_file(*file, temp);
+        }
+        complete_one();
+        return;
+      }
+      case DeltaTarget::Step::failed: {
+        // As for a whole file that fails its hash: the old file stays and the content is
+        // asked for again, whole this time.
+        drop_delta(id);
+        std::string path;
+        {
+          std::lock_guard lock(mutex_);
+          auto it = pending_.find(id);
+          if (it == pending_.end()) return;
+          it->second.retried = true;
+          path = it->second.entry.path;
+        }
+        report_.retrying(path);
+        channel_.request(ContentRequest{{id}});
+        return;
+      }
     }
   }
 
@@ -417,11 +620,19 @@ class Receiver {
     receive_content();
     // The content stream ended: anything still awaited will never come (the peer failed).
     std::vector<PendingFile> lost;
-    for (auto& [id, state] : chunks_) lost.push_back(std::move(state.file));
+    for (auto& [id, state] : chunks_) {
+      keep_partial(state.temp, state.file.entry.path);
+      lost.push_back(std::move(state.file));
+    }
     chunks_.clear();  // discards their temporary files
     {
       std::lock_guard lock(mutex_);
       content_closed_ = true;  // and so later requests fail at once (see request())
+      for (auto& [id, state] : deltas_) {
+        if (auto it = pending_.find(id); it != pending_.end())
+          keep_partial(state.temp, it->second.entry.path);
+      }
+      deltas_.clear();
       for (auto& [id, file] : pending_) lost.push_back(std::move(file));
       pending_.clear();
     }
@@ -429,6 +640,17 @@ class Receiver {
       report_not_received(file);
       complete_one();
     }
+  }
+
+  // With --partial, what arrived of a file whose content stopped coming takes the file's
+  // name, as in rsync: content arrives in order, so it is the start of the new version, and
+  // the next run updates it by a delta that sends only the rest. Without, it is discarded
+  // and the old version stays.
+  void keep_partial(fsio::TempFile& temp, const std::string& path) {
+    if (!options_.partial || !temp.valid()) return;
+    struct stat st;
+    if (::fstat(temp.fd(), &st) != 0 || st.st_size == 0) return;
+    if (int err = temp.commit()) report_.error(path, err, "rename");
   }
 
   void report_not_received(const PendingFile& file) {
@@ -442,8 +664,13 @@ class Receiver {
         dispatch_copies(*fds);
       } else if (auto* chunk = std::get_if<ContentChunk>(&*message)) {
         land_chunk(*chunk);
+      } else if (auto* probe = std::get_if<DeltaProbe>(&*message)) {
+        take_probe(*probe);
+      } else if (auto* recipe = std::get_if<DeltaRecipe>(&*message)) {
+        take_recipe(*recipe);
       } else {
         auto& failed = std::get<ContentFailed>(*message);
+        drop_delta(failed.id);  // whole content (or its failure) ends a delta: see drop_delta
         std::optional<PendingFile> file;
         if (auto it = chunks_.find(failed.id); it != chunks_.end()) {
           file = std::move(it->second.file);
@@ -480,6 +707,7 @@ class Receiver {
       job = std::make_shared<Job>();
     };
     for (auto& fd : fds) {
+      drop_delta(fd.id);
       auto file = take_pending(fd.id);
       if (!file) continue;
       job->emplace_back(std::move(*file), std::move(fd));
@@ -518,6 +746,7 @@ class Receiver {
   void land_chunk(ContentChunk& chunk) {
     auto it = chunks_.find(chunk.id);
     if (it == chunks_.end()) {
+      drop_delta(chunk.id);
       auto file = take_pending(chunk.id);
       if (!file) return;
       ChunkState state{std::move(*file), {}, std::make_unique<merkle::StreamDigest>(), 0};
@@ -666,6 +895,7 @@ class Receiver {
   bool content_closed_ = false;  // the content stream ended: nothing more will arrive
   std::unordered_map<uint64_t, PendingFile> pending_;
   std::unordered_map<uint64_t, ChunkState> chunks_;  // content thread only
+  std::unordered_map<uint64_t, DeltaState> deltas_;  // under mutex_; erased by the content thread
   WorkerPool copies_;  // copies, and the per-entry probes of large batches
   std::atomic<fsio::CopyMethod> copy_method_{fsio::CopyMethod::copy_file_range};
 

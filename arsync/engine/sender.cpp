@@ -1,5 +1,6 @@
 #include "arsync/engine/sender.h"
 
+#include "arsync/engine/delta_sender.h"
 #include "arsync/engine/worker_pool.h"
 
 #include <fcntl.h>
@@ -251,14 +252,35 @@ void run_sender(const std::vector<fsio::SourceSpec>& sources, const SyncOptions&
 
   // With descriptor passing, serving a request is a few open() calls: done in parallel.
   // Byte streams are read in order on this thread (the network transports parallelise those
-  // themselves).
+  // themselves). Deltas hash and read on the pool, so that many run at once.
   WorkerPool openers;
-  while (auto request = channel.next_request()) {
+  auto serve = [&](const std::vector<uint64_t>& ids) {
     if (channel.can_pass_fds()) {
-      openers.run(
-          [&, ids = std::move(request->ids)] { serve_as_fds(ids, table, roots, report, channel); });
+      serve_as_fds(ids, table, roots, report, channel);
     } else {
-      serve_as_chunks(request->ids, table, roots, report, channel);
+      serve_as_chunks(ids, table, roots, report, channel);
+    }
+  };
+  DeltaSender deltas(channel, report.stats(), openers, [&](uint64_t id) { serve({id}); });
+  while (auto request = channel.next_request()) {
+    if (auto* whole = std::get_if<ContentRequest>(&*request)) {
+      // A file whose delta the receiver gave up on comes back as a whole-file request.
+      for (uint64_t id : whole->ids) deltas.forget(id);
+      if (channel.can_pass_fds()) {
+        openers.run([&, ids = std::move(whole->ids)] { serve(ids); });
+      } else {
+        serve(whole->ids);
+      }
+    } else if (auto* delta = std::get_if<DeltaRequest>(&*request)) {
+      openers.run([&, id = delta->id, signature = std::move(delta->signature)] {
+        struct stat st;
+        const SourceFile* file = nullptr;
+        fsio::UniqueFd fd = open_listed(id, table, roots, channel, st, file);
+        if (fd) deltas.start(id, std::move(fd), signature);
+      });
+    } else {
+      auto& answer = std::get<DeltaAnswer>(*request);
+      deltas.take_answer(answer.id, answer.answer);
     }
   }
   openers.wait();

@@ -19,6 +19,12 @@ struct SyncOptions {
   bool delete_excluded = false;
   bool checksum = false;  // -c
   bool dry_run = false;   // -n
+  // -W: send changed files whole. Off, a file that exists at the destination is updated by
+  // a delta against it (docs/DELTA.md), where the channel can carry one.
+  bool whole_file = true;
+  // --partial: a file whose content stopped coming part-way keeps what arrived, under its
+  // final name, so that the next run sends only the rest (by a delta against it).
+  bool partial = false;
   fsio::FilterRules filters;
 };
 

@@ -50,6 +50,10 @@ inline bool same(const engine::ContentFailed& a, const engine::ContentFailed& b)
   return a.id == b.id && a.vanished == b.vanished && a.message == b.message;
 }
 
+inline bool same(const dataplane::DeltaMessage& a, const dataplane::DeltaMessage& b) {
+  return a == b;
+}
+
 // Decodes the input; when it is accepted, checks that encoding the result gives back exactly
 // the input (the encoding is canonical) and that decoding that again gives the same value.
 // Returns the decoded value for further checks by the caller.

@@ -105,6 +105,15 @@ std::vector<dataplane::Bytes> failures() {
   };
 }
 
+std::vector<dataplane::Bytes> deltas() {
+  return {
+      dataplane::encode_delta({1, {1}}),
+      dataplane::encode_delta(
+          {300, {1, 12, 0x80, 0x80, 4, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}}),
+      dataplane::encode_delta({1ull << 40, dataplane::Bytes(1000, 0xab)}),
+  };
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -117,5 +126,6 @@ int main(int argc, char** argv) {
   write_seeds(out / "fuzz_decode_request", requests());
   write_seeds(out / "fuzz_decode_chunk", chunks());
   write_seeds(out / "fuzz_decode_failed", failures());
+  write_seeds(out / "fuzz_decode_delta", deltas());
   return 0;
 }

@@ -1,8 +1,10 @@
 // Push and pull through a real OpenSSH server on 127.0.0.1 with the real binaries: the
 // client logs in with libssh and runs arsync-helper, plain or as a ForceCommand.
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -391,6 +393,128 @@ TEST_F(RemoteSyncTest, ProxyJumpGoesThroughTheJumpHost) {
   // One login on the jump host, one on the host behind it (the same sshd here).
   EXPECT_EQ(count_of(sshd_->log_text(), "Accepted publickey"), logins_before + 2)
       << sshd_->log_text();
+}
+
+// The number on --stats' line `field` ("Literal data:"), without its thousands commas.
+long long stat_value(const std::string& out, const std::string& field) {
+  for (const auto& line : e2e::splitLines(out)) {
+    if (line.rfind(field, 0) != 0) continue;
+    std::string digits;
+    for (char c : line.substr(field.size())) {
+      if (c >= '0' && c <= '9') digits += c;
+      if (c == 'b') break;  // "bytes"
+    }
+    return digits.empty() ? -1 : std::stoll(digits);
+  }
+  return -1;
+}
+
+// Rewrites `length` bytes at `offset` of the file in place, and appends `append` bytes.
+// The mtime moves `minutes` on, so that the quick check sees the change even within the
+// second of the previous run.
+void edit_file(const fs::path& path, off_t offset, size_t length, size_t append, int minutes) {
+  const auto mtime = fs::last_write_time(path);
+  {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(offset);
+    f << std::string(length, 'e');
+    f.seekp(0, std::ios::end);
+    f << std::string(append, 'a');
+  }
+  fs::last_write_time(path, mtime + std::chrono::minutes(minutes));
+}
+
+// Over SSH, a file already at the destination is updated by a delta (the default), in
+// both directions: a re-push or re-pull of a large file with a small edit sends the edit
+// and a little more, not the file.
+TEST_F(RemoteSyncTest, RePushAndRePullOfAnEditedLargeFileSendOnlyTheChanges) {
+  constexpr off_t kSize = 16 << 20;
+  fs::create_directories(base_ / "src");
+  e2e::writePatternFile((base_ / "src/big").string(), kSize, 7);
+  const std::string src = (base_ / "src").string() + "/";
+  const std::string dst = remote(base_ / "dst") + "/";
+  auto first = arsync({"-a", "--stats", src, dst}, sshd_->plain_key_path());
+  ASSERT_EQ(first.exit_code, 0) << first.describe();
+  EXPECT_EQ(stat_value(first.out, "Matched data:"), 0) << first.out;
+
+  edit_file(base_ / "src/big", kSize / 2, 64 * 1024, 1000, 1);
+  auto push = arsync({"-a", "--stats", src, dst}, sshd_->plain_key_path());
+  ASSERT_EQ(push.exit_code, 0) << push.describe();
+  EXPECT_TRUE(e2e::sameTree(base_ / "src", base_ / "dst"));
+  EXPECT_GT(stat_value(push.out, "Matched data:"), kSize - 256 * 1024) << push.out;
+  EXPECT_LT(stat_value(push.out, "Literal data:"), 256 * 1024) << push.out;
+  EXPECT_LT(stat_value(push.out, "Total bytes sent:"), 512 * 1024) << push.out;
+
+  // A pull back into a copy of the old version.
+  fs::create_directories(base_ / "back");
+  auto pull_whole = arsync({"-a", dst, (base_ / "back").string() + "/"}, sshd_->plain_key_path());
+  ASSERT_EQ(pull_whole.exit_code, 0) << pull_whole.describe();
+  edit_file(base_ / "dst/big", 1000, 4096, 0, 2);
+  auto pull =
+      arsync({"-a", "--stats", dst, (base_ / "back").string() + "/"}, sshd_->plain_key_path());
+  ASSERT_EQ(pull.exit_code, 0) << pull.describe();
+  EXPECT_TRUE(e2e::sameTree(base_ / "dst", base_ / "back"));
+  EXPECT_GT(stat_value(pull.out, "Matched data:"), kSize - 256 * 1024) << pull.out;
+  EXPECT_LT(stat_value(pull.out, "Literal data:"), 64 * 1024) << pull.out;
+
+  // -W: whole files, as before.
+  edit_file(base_ / "src/big", 0, 10, 0, 5);
+  auto whole = arsync({"-aW", "--stats", src, dst}, sshd_->plain_key_path());
+  ASSERT_EQ(whole.exit_code, 0) << whole.describe();
+  EXPECT_TRUE(e2e::sameTree(base_ / "src", base_ / "dst"));
+  EXPECT_EQ(stat_value(whole.out, "Matched data:"), 0) << whole.out;
+  EXPECT_GE(stat_value(whole.out, "Literal data:"), kSize) << whole.out;
+}
+
+// --partial over SSH: a client killed during a push leaves what had arrived under the
+// file's name on the remote side, and the next push sends only the rest.
+TEST_F(RemoteSyncTest, PartialPushInterruptedThenResumedSendsOnlyTheRest) {
+  constexpr off_t kSize = 128 << 20;
+  fs::create_directories(base_ / "src");
+  e2e::writePatternFile((base_ / "src/big").string(), kSize, 43);
+  fs::create_directories(base_ / "dst");
+  std::vector<std::string> argv{ARSYNC_BIN,
+                                "-e",
+                                rsh(sshd_->plain_key_path()),
+                                "--helper",
+                                ARSYNC_HELPER_BIN,
+                                "-a",
+                                "--partial",
+                                (base_ / "src").string() + "/",
+                                remote(base_ / "dst") + "/"};
+  e2e::Child client(argv, {});
+  // Kill the client once the remote side has written a good part of the file.
+  bool killed = false;
+  for (int i = 0; i < 1000 && !killed; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    for (const auto& e : fs::directory_iterator(base_ / "dst")) {
+      std::error_code ec;
+      if (e.path().filename().string().starts_with(".big.") &&
+          fs::file_size(e.path(), ec) >= (16u << 20) && !ec) {
+        client.signal(SIGKILL);
+        killed = true;
+        break;
+      }
+    }
+  }
+  client.wait();
+  ASSERT_TRUE(killed) << "the remote side was never seen writing";
+  // The helper notices the client is gone and keeps what it has.
+  for (int i = 0; i < 1000 && !fs::exists(base_ / "dst/big"); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_TRUE(fs::exists(base_ / "dst/big"));
+  const auto arrived = static_cast<long long>(fs::file_size(base_ / "dst/big"));
+  ASSERT_GE(arrived, 16 << 20);
+  ASSERT_LT(arrived, kSize);
+
+  argv.insert(argv.begin() + 6, "--stats");
+  auto resumed = e2e::runCommand(argv);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.describe();
+  EXPECT_TRUE(e2e::sameTree(base_ / "src", base_ / "dst"));
+  // Only the rest was sent (and a chunk or so at the cut); the part that had arrived was
+  // taken from the partial file.
+  EXPECT_LT(stat_value(resumed.out, "Literal data:"), kSize - arrived + 64 * 1024) << resumed.out;
+  EXPECT_GE(stat_value(resumed.out, "Matched data:"), arrived - 64 * 1024) << resumed.out;
 }
 
 }  // namespace

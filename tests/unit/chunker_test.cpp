@@ -249,6 +249,11 @@ TEST(FileHasher, WindowsGiveTheChunksOfTheWholeBuffer) {
         ASSERT_EQ(h.tree.nodes().size(), want.nodes().size()) << "size " << size << " w " << w;
         EXPECT_EQ(h.tree.root_hash(), want.root_hash()) << "size " << size << " w " << w;
         EXPECT_EQ(h.tree.size(), size);
+        // Without the whole-file digest: the same tree, and no digest.
+        FileHashes tree_only = hash_file(fd.get(), p, w, 3000, WholeDigest::skip);
+        ASSERT_EQ(tree_only.error, 0);
+        EXPECT_EQ(tree_only.tree.root_hash(), want.root_hash()) << "size " << size;
+        EXPECT_EQ(tree_only.digest, Digest128{});
       }
       FileHashes in_memory = hash_bytes(data, p);
       EXPECT_EQ(in_memory.tree.root_hash(), MerkleTree::build(expected, p).root_hash());

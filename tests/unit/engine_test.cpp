@@ -78,10 +78,11 @@ class TamperingChannel final : public ReceiverChannel {
  public:
   explicit TamperingChannel(MemoryChannel& inner) : inner_(inner) {}
   std::function<void(ContentMessage&)> on_content;
-  std::function<void(const ContentRequest&)> on_request;
+  std::function<void(RequestMessage&)> on_request;
 
   std::optional<fsio::DirBatch> next_batch() override { return inner_.next_batch(); }
-  void request(ContentRequest r) override {
+  bool carries_delta() const override { return inner_.carries_delta(); }
+  void request(RequestMessage r) override {
     if (on_request) on_request(r);
     inner_.request(std::move(r));
   }
@@ -136,7 +137,7 @@ TEST_F(EngineTest, FileVanishingBeforeItIsSentGives24) {
   MemoryChannel channel(true);
   TamperingChannel tamper(channel);
   bool removed = false;
-  tamper.on_request = [&](const ContentRequest&) {
+  tamper.on_request = [&](RequestMessage&) {
     if (!removed) removed = fs::remove(src_ / "gone");
   };
   EXPECT_EQ(run_with(tamper, channel, archive()), kExitVanished);
@@ -153,7 +154,7 @@ class HostileSenderTest : public EngineTest {
     channel.end_list();
     std::thread server([&] {
       while (auto r = channel.next_request()) {
-        for (uint64_t id : r->ids) send_pwn(channel, id);
+        for (uint64_t id : std::get<ContentRequest>(*r).ids) send_pwn(channel, id);
       }
       channel.end_content();
     });

@@ -699,5 +699,44 @@ TEST(WireCodec, RejectsMalformedFailures) {
   }
 }
 
+TEST(WireCodec, RoundTripsDeltaMessages) {
+  for (const DeltaMessage& m :
+       {DeltaMessage{1, {1}}, DeltaMessage{300, Bytes(1000, 0xab)},
+        DeltaMessage{std::numeric_limits<uint64_t>::max(), Bytes(kMaxDeltaMessage, 7)}}) {
+    std::string error;
+    const Bytes encoded = encode_delta(m);
+    auto decoded = decode_delta(encoded, error);
+    ASSERT_TRUE(decoded) << error;
+    EXPECT_EQ(*decoded, m);
+    for (size_t len : {size_t{0}, size_t{1}, encoded.size() / 2, encoded.size() - 1}) {
+      EXPECT_FALSE(decode_delta(std::span(encoded).first(len), error)) << len;
+      EXPECT_NE(error.find("truncated"), std::string::npos) << error;
+    }
+  }
+}
+
+TEST(WireCodec, RejectsMalformedDeltaMessages) {
+  std::vector<Malformed> cases = {
+      {"empty", {}, "delta: version truncated"},
+      {"wrong version", Raw{}.u8(9).varint(1).str("x").b,
+       "delta: version 9 unsupported (expected 1)"},
+      {"id 0", Raw{}.u8(kCodecVersion).varint(0).str("x").b, "delta: id is 0"},
+      {"non-minimal id", Raw{}.u8(kCodecVersion).bytes({0x81, 0x00}).str("x").b,
+       "delta: id varint not minimal"},
+      {"empty message", Raw{}.u8(kCodecVersion).varint(1).str("").b, "delta: message is empty"},
+      {"message too long", Raw{}.u8(kCodecVersion).varint(1).varint(kMaxDeltaMessage + 1).b,
+       "delta: message too long (7340033 > 7340032)"},
+      {"length past the end", Raw{}.u8(kCodecVersion).varint(1).varint(5).str("ab").b,
+       "delta: message truncated (5 bytes declared, 3 left)"},
+      {"trailing bytes", Raw{}.u8(kCodecVersion).varint(1).str("x").u8(0).b,
+       "delta: trailing garbage (1 bytes)"},
+  };
+  for (const Malformed& c : cases) {
+    std::string error;
+    EXPECT_FALSE(decode_delta(c.bytes, error)) << c.what;
+    EXPECT_EQ(error, c.error) << c.what;
+  }
+}
+
 }  // namespace
 }  // namespace arsync::dataplane

@@ -1,0 +1,78 @@
+#include "arsync/engine/delta_target.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <utility>
+#include <vector>
+
+#include "merkle/file_hasher.h"
+
+namespace arsync::engine {
+
+std::unique_ptr<DeltaTarget> DeltaTarget::open(fsio::UniqueFd basis_fd, uint64_t new_size,
+                                               const merkle::ChunkParams& params) {
+  struct stat st;
+  if (::fstat(basis_fd.get(), &st) != 0) return nullptr;
+  if (!S_ISREG(st.st_mode)) {
+    errno = EINVAL;  // something else took the file's place since the decision
+    return nullptr;
+  }
+  merkle::FileHashes basis =
+      merkle::hash_file(basis_fd.get(), params, merkle::kHashWindow, merkle::kDefaultSegmentSize,
+                        merkle::WholeDigest::skip);
+  if (basis.error) {
+    errno = basis.error;
+    return nullptr;
+  }
+  return std::unique_ptr<DeltaTarget>(new DeltaTarget(std::move(basis_fd), basis.tree, new_size));
+}
+
+merkle::Bytes DeltaTarget::early_signature(uint64_t basis_size) {
+  merkle::Signature signature;
+  signature.chunk_bits = static_cast<uint8_t>(merkle::chunk_params_for_size(basis_size).bits);
+  signature.basis_size = basis_size;
+  return merkle::encode_signature(signature);
+}
+
+DeltaTarget::DeltaTarget(fsio::UniqueFd basis_fd, const merkle::MerkleTree& basis,
+                         uint64_t new_size)
+    : basis_fd_(std::move(basis_fd)),
+      responder_(basis),
+      signature_(merkle::encode_signature(responder_.signature())),
+      keys_left_(merkle::max_probe_keys(new_size, basis.params())) {}
+
+std::optional<merkle::Bytes> DeltaTarget::answer(std::span<const uint8_t> probe_bytes,
+                                                 std::string& error) {
+  std::optional<merkle::Probe> probe = merkle::decode_probe(probe_bytes, error);
+  if (!probe) return std::nullopt;
+  // A peer that probes forever is stopped here: an honest one asks about each node of its
+  // tree at most once.
+  if (probe->keys.size() > keys_left_) {
+    error = "probe: more keys than a file of the listed size has nodes";
+    return std::nullopt;
+  }
+  keys_left_ -= probe->keys.size();
+  return merkle::encode_answer(responder_.answer(*probe));
+}
+
+DeltaTarget::Step DeltaTarget::apply(std::span<const uint8_t> part_bytes, int out_fd,
+                                     std::string& error) {
+  std::optional<merkle::RecipePart> part = merkle::decode_recipe_part(part_bytes, error);
+  if (!part) return Step::failed;
+  if (!applier_) {
+    applier_ = std::make_unique<merkle::RecipeApplier>(out_fd, std::vector<int>{basis_fd_.get()});
+    out_fd_ = out_fd;
+  } else if (out_fd != out_fd_) {
+    error = "recipe: parts written to different files";
+    return Step::failed;
+  }
+  if (!applier_->apply(*part, error)) return Step::failed;
+  for (const merkle::RecipeOp& op : part->ops) {
+    (op.kind == merkle::RecipeOp::Kind::literal ? literal_bytes_ : matched_bytes_) += op.length;
+  }
+  if (!part->last) return Step::more;
+  return applier_->finish(error) ? Step::done : Step::failed;
+}
+
+}  // namespace arsync::engine
