@@ -12,8 +12,10 @@
 #include <thread>
 #include <variant>
 
+#include "arsync/cli/helper_output.h"
 #include "arsync/cli/progress_meter.h"
 #include "arsync/cli/quic_link.h"
+#include "arsync/cli/stderr_relay.h"
 #include "arsync/cli/summary.h"
 #include "arsync/cli/transfer_plan.h"
 #include "arsync/engine/receiver.h"
@@ -70,47 +72,60 @@ Plan make_plan(const CommandLine& cmd) {
   return plan;
 }
 
-// Shows the helper's stderr as it arrives, each line prefixed with the host.
-class StderrRelay {
- public:
-  StderrRelay(control::SshExecChannel& channel, std::string host)
-      : channel_(channel), host_(std::move(host)), thread_([this] { run(); }) {}
-  ~StderrRelay() { stop(); }
-  void stop() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-    flush_partial();
+// One file to a new name, as with cp (see SyncStart::single_file_name): a push knows here
+// whether its source is a file, a pull learns it from the helper. "" when it cannot apply.
+std::string single_file_name_for(const Plan& plan, const CommandLine& cmd) {
+  if (plan.direction == control::Direction::push) {
+    struct stat st;
+    const std::string& src = plan.local_paths.front();
+    const std::string& dest = plan.remote_paths.front();
+    if (plan.local_paths.size() == 1 && !src.empty() && src.back() != '/' &&
+        ::lstat(src.c_str(), &st) == 0 && !S_ISDIR(st.st_mode) && !dest.empty() &&
+        dest.back() != '/' && leaf_of(dest) != "." && leaf_of(dest) != "..") {
+      return leaf_of(dest);
+    }
+    return {};
   }
-  std::string text() const { return all_; }
+  if (plan.remote_paths.size() == 1 && plan.remote_paths.front().back() != '/' &&
+      may_name_a_file(cmd.destination)) {
+    return leaf_of(cmd.destination);
+  }
+  return {};
+}
 
- private:
-  void run() {
-    char buf[4096];
-    while (!stop_) {
-      size_t n = channel_.read_stderr_some(buf, sizeof buf, std::chrono::milliseconds(50));
-      if (n == 0) {
-        if (channel_.stderr_ended()) return;
-        continue;
-      }
-      pending_.append(buf, n);
-      all_.append(buf, n);
-      for (size_t nl; (nl = pending_.find('\n')) != std::string::npos;) {
-        std::fprintf(stderr, "%s: %s\n", host_.c_str(), pending_.substr(0, nl).c_str());
-        pending_.erase(0, nl + 1);
-      }
+// The data plane: QUIC when both sides can and the handshake completes, else the SSH
+// channel. An exit code when the run must stop here.
+std::optional<int> choose_transport(const CommandLine& cmd, const std::string& host,
+                                    const std::vector<std::string>& shared,
+                                    control::SshSession& session, control::FrameWriter& writer,
+                                    control::FrameReader& reader, QuicLink& quic) {
+  if (cmd.transport == "ssh") return std::nullopt;
+  const std::string address = session.server_address();
+  if (std::find(shared.begin(), shared.end(), control::kQuicCapability) == shared.end()) {
+    quic.why_not = "the helper does not offer QUIC";
+  } else if (address.empty()) {
+    quic.why_not = "the SSH connection goes through a proxy";
+  } else {
+    try {
+      quic = open_quic_link(writer, reader, address);
+      control::send_control(writer,
+                            control::make_transport(quic.connection ? control::DataTransport::quic
+                                                                    : control::DataTransport::ssh));
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "arsync: %s: %s\n", host.c_str(), e.what());
+      return kExitProtocol;
     }
   }
-  void flush_partial() {
-    if (!pending_.empty()) std::fprintf(stderr, "%s: %s\n", host_.c_str(), pending_.c_str());
-    pending_.clear();
+  if (!quic.connection && cmd.transport == "quic") {
+    std::fprintf(stderr, "arsync: no QUIC data plane to %s: %s\n", host.c_str(),
+                 quic.why_not.c_str());
+    return kExitSocket;
   }
-
-  control::SshExecChannel& channel_;
-  std::string host_;
-  std::string pending_, all_;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
+  if (!quic.connection && cmd.output.verbose > 0 && !cmd.output.quiet) {
+    std::printf("QUIC unavailable (%s): the data goes over SSH\n", quic.why_not.c_str());
+  }
+  return std::nullopt;
+}
 
 int worse(int a, int b) {
   if (a == 0) return b;
@@ -150,22 +165,7 @@ int sync_remote(const CommandLine& cmd) {
   control::SshOptions ssh_options = rsh.options;
   if (cmd.accept_new_host_key) ssh_options.accept_new_host_key = true;
 
-  // One file to a new name, as with cp (see SyncStart::single_file_name): a push knows here
-  // whether its source is a file, a pull learns it from the helper.
-  std::string single_file_name;
-  if (plan.direction == control::Direction::push) {
-    struct stat st;
-    const std::string& src = plan.local_paths.front();
-    const std::string& dest = plan.remote_paths.front();
-    if (plan.local_paths.size() == 1 && !src.empty() && src.back() != '/' &&
-        ::lstat(src.c_str(), &st) == 0 && !S_ISDIR(st.st_mode) && !dest.empty() &&
-        dest.back() != '/' && leaf_of(dest) != "." && leaf_of(dest) != "..") {
-      single_file_name = leaf_of(dest);
-    }
-  } else if (plan.remote_paths.size() == 1 && plan.remote_paths.front().back() != '/' &&
-             may_name_a_file(cmd.destination)) {
-    single_file_name = leaf_of(cmd.destination);
-  }
+  const std::string single_file_name = single_file_name_for(plan, cmd);
   // Otherwise the destination of a pull is prepared first, as in local mode.
   TransferPlan local_dest;
   auto plan_local_dest = [&](bool renamed) -> std::optional<int> {
@@ -213,33 +213,9 @@ int sync_remote(const CommandLine& cmd) {
     std::fprintf(stderr, "arsync: %s: %s\n", plan.remote.host.c_str(), e.what());
     return kExitProtocol;
   }
-  // The data plane: QUIC when both sides can and the handshake completes, else this channel.
   QuicLink quic;
-  if (cmd.transport != "ssh") {
-    const std::string address = session->server_address();
-    if (std::find(shared.begin(), shared.end(), control::kQuicCapability) == shared.end()) {
-      quic.why_not = "the helper does not offer QUIC";
-    } else if (address.empty()) {
-      quic.why_not = "the SSH connection goes through a proxy";
-    } else {
-      try {
-        quic = open_quic_link(writer, reader, address);
-        control::send_control(
-            writer, control::make_transport(quic.connection ? control::DataTransport::quic
-                                                            : control::DataTransport::ssh));
-      } catch (const std::exception& e) {
-        std::fprintf(stderr, "arsync: %s: %s\n", plan.remote.host.c_str(), e.what());
-        return kExitProtocol;
-      }
-    }
-    if (!quic.connection && cmd.transport == "quic") {
-      std::fprintf(stderr, "arsync: no QUIC data plane to %s: %s\n", plan.remote.host.c_str(),
-                   quic.why_not.c_str());
-      return kExitSocket;
-    }
-    if (!quic.connection && cmd.output.verbose > 0 && !cmd.output.quiet) {
-      std::printf("QUIC unavailable (%s): the data goes over SSH\n", quic.why_not.c_str());
-    }
+  if (auto code = choose_transport(cmd, plan.remote.host, shared, *session, writer, reader, quic)) {
+    return *code;
   }
 
   bool renamed = false;
@@ -268,35 +244,13 @@ int sync_remote(const CommandLine& cmd) {
     if (auto code = plan_local_dest(renamed)) return *code;
   }
 
-  // The helper's report lines: output as if this side had printed them, errors with the host.
-  std::string host = plan.remote.host;
-  auto show_remote = [host](bool is_error, std::string_view line) {
-    std::string text(line);
-    if (is_error) {
-      std::fprintf(stderr, "%s: %s\n", host.c_str(), text.c_str());
-    } else {
-      std::fprintf(stdout, "%s\n", text.c_str());
-    }
-  };
-  // What has landed: in a push, as the helper last said; in a pull, counted here.
-  std::atomic<uint64_t> remote_files{0};
-  std::atomic<uint64_t> remote_bytes{0};
-  auto on_control = [&](std::string_view text) {
-    auto message = control::parse_data_phase_message(text);
-    if (auto* problem = std::get_if<control::FileProblem>(&message)) {
-      std::fprintf(stderr, "%s: %s\n", host.c_str(), problem->message.c_str());
-    } else {
-      const auto& progress = std::get<control::Progress>(message);
-      remote_files = progress.files;
-      remote_bytes = progress.bytes;
-    }
-  };
-  const control::PeerMessages peer{show_remote, on_control};
+  HelperOutput helper_output(plan.remote.host);
+  const control::PeerMessages peer = helper_output.handlers();
   const bool push = plan.direction == control::Direction::push;
   std::optional<ProgressMeter> progress;
   if (cmd.progress && !cmd.output.quiet) {
     progress.emplace(stdout, [&]() -> ProgressReading {
-      if (push) return {remote_files, remote_bytes};
+      if (push) return helper_output.landed();
       return {report.stats().files_done, report.stats().bytes_done};
     });
   }
