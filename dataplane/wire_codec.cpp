@@ -33,13 +33,13 @@
 #include <type_traits>
 
 #include "fsio/relative_path.h"
+#include "fsio/wire_format.h"
 
 namespace arsync::dataplane {
 namespace {
 
 constexpr uint32_t kMaxNsec = 999'999'999;
 constexpr uint32_t kMaxMode = 07777;
-constexpr size_t kMaxVarintBytes = 10;
 constexpr uint8_t kTypeCount = 7;  // FileType::regular .. FileType::block_device
 
 constexpr uint8_t kBatchComplete = 1 << 0;
@@ -54,214 +54,42 @@ constexpr uint8_t kFailedVanished = 1 << 0;
 // for mode, uid, gid, size, mtime sec, mtime nsec, id. Bounds what a count may reserve.
 constexpr size_t kMinEntryBytes = 10;
 
-uint64_t zigzag(int64_t v) {
-  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
-}
+using fsio::wire::cat;
+using fsio::wire::kMaxVarintBytes;
+using fsio::wire::unzigzag;
+using fsio::wire::Writer;
+using fsio::wire::zigzag;
 
-int64_t unzigzag(uint64_t v) {
-  return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1);
-}
-
-// Builds a message from pieces; integers are written in decimal. (Appending instead of
-// operator+ also keeps GCC 12 at -O3 from a false -Wrestrict, GCC PR 105329.)
-template <typename... Parts>
-std::string cat(const Parts&... parts) {
-  std::string out;
-  auto add = [&out](const auto& part) {
-    if constexpr (std::is_integral_v<std::decay_t<decltype(part)>>) {
-      out += std::to_string(part);
-    } else {
-      out += std::string_view(part);
-    }
-  };
-  (add(parts), ...);
-  return out;
-}
-
-class Writer {
+// The shared strict reader, with this codec's version and its length-prefixed strings.
+class Reader : public fsio::wire::Reader {
  public:
-  explicit Writer(size_t reserve) { out_.reserve(reserve); }
+  using fsio::wire::Reader::Reader;
+  using fsio::wire::Reader::version;
 
-  void u8(uint8_t v) { out_.push_back(v); }
-
-  void varint(uint64_t v) {
-    while (v >= 0x80) {
-      out_.push_back(static_cast<uint8_t>(v | 0x80));
-      v >>= 7;
-    }
-    out_.push_back(static_cast<uint8_t>(v));
-  }
-
-  void raw(const void* data, size_t size) {
-    const auto* p = static_cast<const uint8_t*>(data);
-    out_.insert(out_.end(), p, p + size);
-  }
-
-  void string(std::string_view s) {
-    varint(s.size());
-    raw(s.data(), s.size());
-  }
-
-  Bytes take() { return std::move(out_); }
-
- private:
-  Bytes out_;
-};
-
-// Reads fields in order; the first problem becomes the error ("<context>: <field> <what>")
-// and every later read fails.
-class Reader {
- public:
-  Reader(std::span<const uint8_t> in, std::string& error, const char* context)
-      : in_(in), error_(error), context_(context) {
-    error_.clear();
-  }
-
+  bool version() { return version(kCodecVersion); }
   // Messages name the entry ("batch entry 3: ...") from here on.
-  void set_entry(size_t index) { entry_ = index; }
-
-  size_t remaining() const { return in_.size() - pos_; }
-
-  bool fail(std::string_view field, const std::string& what) {
-    if (failed_) return false;
-    failed_ = true;
-    error_ = context_;
-    if (entry_ != kNoEntry) error_ += cat(" entry ", entry_);
-    error_ += ": ";
-    error_ += field;
-    if (!what.empty()) {
-      error_ += ' ';
-      error_ += what;
-    }
-    return false;
-  }
-
-  bool u8(std::string_view field, uint8_t& out) {
-    if (failed_) return false;
-    if (remaining() < 1) return fail(field, "truncated");
-    out = in_[pos_++];
-    return true;
-  }
-
-  bool varint(std::string_view field, uint64_t max, uint64_t& out) {
-    if (failed_) return false;
-    uint64_t value = 0;
-    for (size_t i = 0;; ++i) {
-      if (i == kMaxVarintBytes) return fail(field, "varint longer than 10 bytes");
-      if (pos_ >= in_.size()) return fail(field, "truncated");
-      uint8_t byte = in_[pos_++];
-      uint64_t bits = byte & 0x7f;
-      // The tenth byte holds bit 63 only.
-      if (i == kMaxVarintBytes - 1 && bits > 1) return fail(field, "varint overflows 64 bits");
-      value |= bits << (7 * i);
-      if (!(byte & 0x80)) {
-        if (byte == 0 && i > 0) return fail(field, "varint not minimal");
-        break;
-      }
-    }
-    if (value > max) {
-      return fail(field, cat("too large (", value, " > ", max, ")"));
-    }
-    out = value;
-    return true;
-  }
-
-  template <typename T>
-  bool varint_as(std::string_view field, T& out, uint64_t max = std::numeric_limits<T>::max()) {
-    uint64_t value = 0;
-    if (!varint(field, max, value)) return false;
-    out = static_cast<T>(value);
-    return true;
-  }
-
-  bool raw(std::string_view field, void* out, size_t size) {
-    if (failed_) return false;
-    if (remaining() < size) return fail(field, "truncated");
-    std::memcpy(out, in_.data() + pos_, size);
-    pos_ += size;
-    return true;
-  }
-
-  // A length-prefixed byte string of at most `max` bytes, skipped: `offset` and `size` say
-  // where it lies in the input.
-  bool skip_string(std::string_view field, size_t max, size_t& offset, size_t& size) {
-    if (failed_) return false;
-    uint64_t declared = 0;
-    if (!varint(field, std::numeric_limits<uint64_t>::max(), declared)) return false;
-    if (declared > max) {
-      return fail(field, cat("too long (", declared, " > ", max, ")"));
-    }
-    if (declared > remaining()) {
-      return fail(field, cat("truncated (", declared, " bytes declared, ", remaining(), " left)"));
-    }
-    offset = pos_;
-    size = static_cast<size_t>(declared);
-    pos_ += size;
-    return true;
-  }
+  void set_entry(size_t index) { set_item("entry", index); }
 
   // A length-prefixed byte string of at most `max` bytes; `out` is assigned only once the
   // length has been checked against both the limit and what is left of the input. A
   // std::string_view `out` points into the input.
   template <typename Container>
   bool string(std::string_view field, size_t max, Container& out) {
-    if (failed_) return false;
-    uint64_t size = 0;
-    if (!varint(field, std::numeric_limits<uint64_t>::max(), size)) return false;
-    if (size > max) {
-      return fail(field, cat("too long (", size, " > ", max, ")"));
-    }
-    if (size > remaining()) {
-      return fail(field, cat("truncated (", size, " bytes declared, ", remaining(), " left)"));
-    }
-    const auto* p = reinterpret_cast<const char*>(in_.data() + pos_);
-    out = Container(p, p + size);
-    pos_ += static_cast<size_t>(size);
+    std::span<const uint8_t> bytes;
+    if (!string_view(field, max, bytes)) return false;
+    const auto* p = reinterpret_cast<const char*>(bytes.data());
+    out = Container(p, p + bytes.size());
     return true;
   }
 
-  bool version() {
-    uint8_t v = 0;
-    if (!u8("version", v)) return false;
-    if (v != kCodecVersion) {
-      return fail("version",
-                  cat(unsigned{v}, " unsupported (expected ", unsigned{kCodecVersion}, ")"));
-    }
+  // The same, skipped: `offset` and `size` say where it lies in the input.
+  bool skip_string(std::string_view field, size_t max, size_t& offset, size_t& size) {
+    std::span<const uint8_t> bytes;
+    if (!string_view(field, max, bytes)) return false;
+    size = bytes.size();
+    offset = position() - size;
     return true;
   }
-
-  bool flags(std::string_view field, uint8_t known, uint8_t& out) {
-    if (!u8(field, out)) return false;
-    if (out & ~known) return fail(field, cat("has unknown bits (", hex(out & ~known), ")"));
-    return true;
-  }
-
-  bool finish() {
-    if (failed_) return false;
-    entry_ = kNoEntry;
-    if (remaining() != 0) {
-      return fail("trailing garbage", cat("(", remaining(), " bytes)"));
-    }
-    return true;
-  }
-
-  static std::string hex(unsigned v) {
-    static constexpr char kDigits[] = "0123456789abcdef";
-    std::string s = "0x";
-    s += kDigits[(v >> 4) & 0xf];
-    s += kDigits[v & 0xf];
-    return s;
-  }
-
- private:
-  static constexpr size_t kNoEntry = std::numeric_limits<size_t>::max();
-
-  std::span<const uint8_t> in_;
-  size_t pos_ = 0;
-  std::string& error_;
-  const char* context_;
-  size_t entry_ = kNoEntry;
-  bool failed_ = false;
 };
 
 std::string octal(uint64_t v) {

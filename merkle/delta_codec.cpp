@@ -25,23 +25,15 @@
 #include <string_view>
 #include <type_traits>
 
+#include "fsio/wire_format.h"
 #include "merkle/chunk_params.h"
 
 namespace arsync::merkle {
 namespace {
 
-constexpr size_t kMaxVarintBytes = 10;
 constexpr uint8_t kPartLast = 1 << 0;
 constexpr uint64_t kOpLiteral = 1 << 0;
 constexpr uint64_t kOpElsewhere = 1 << 1;
-
-uint64_t zigzag(int64_t v) {
-  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
-}
-
-int64_t unzigzag(uint64_t v) {
-  return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1);
-}
 
 // offset - base for two values within [0, kMaxDeltaFileSize]: never overflows.
 int64_t difference(uint64_t offset, uint64_t base) {
@@ -54,158 +46,22 @@ void check_offset(uint64_t value, const char* what) {
   }
 }
 
-// Builds a message from pieces; integers are written in decimal.
-template <typename... Parts>
-std::string cat(const Parts&... parts) {
-  std::string out;
-  auto add = [&out](const auto& part) {
-    if constexpr (std::is_integral_v<std::decay_t<decltype(part)>>) {
-      out += std::to_string(part);
-    } else {
-      out += std::string_view(part);
-    }
-  };
-  (add(parts), ...);
-  return out;
-}
+using fsio::wire::cat;
+using fsio::wire::unzigzag;
+using fsio::wire::Writer;
+using fsio::wire::zigzag;
 
-class Writer {
+// The shared strict reader, with this codec's version and its offsets.
+class Reader : public fsio::wire::Reader {
  public:
-  explicit Writer(size_t reserve) { out_.reserve(reserve); }
+  using fsio::wire::Reader::Reader;
+  using fsio::wire::Reader::version;
 
-  void u8(uint8_t v) { out_.push_back(v); }
-
-  void varint(uint64_t v) {
-    while (v >= 0x80) {
-      out_.push_back(static_cast<uint8_t>(v | 0x80));
-      v >>= 7;
-    }
-    out_.push_back(static_cast<uint8_t>(v));
-  }
-
-  void u64le(uint64_t v) {
-    for (int i = 0; i < 8; ++i) out_.push_back(static_cast<uint8_t>(v >> (8 * i)));
-  }
-
-  void raw(const void* data, size_t size) {
-    const auto* p = static_cast<const uint8_t*>(data);
-    out_.insert(out_.end(), p, p + size);
-  }
-
-  Bytes take() { return std::move(out_); }
-
- private:
-  Bytes out_;
-};
-
-// Reads fields in order; the first problem becomes the error ("<context>[ <item> N]:
-// <field> <what>") and every later read fails.
-class Reader {
- public:
-  Reader(std::span<const uint8_t> in, std::string& error, const char* context)
-      : in_(in), error_(error), context_(context) {
-    error_.clear();
-  }
-
-  // Messages name the item ("answer key 3: ...") from here on.
-  void set_item(const char* name, size_t index) {
-    item_name_ = name;
-    item_ = index;
-  }
-
-  size_t remaining() const { return in_.size() - pos_; }
-
-  bool fail(std::string_view field, const std::string& what) {
-    if (failed_) return false;
-    failed_ = true;
-    error_ = context_;
-    if (item_name_) error_ += cat(" ", item_name_, " ", item_);
-    error_ += ": ";
-    error_ += field;
-    if (!what.empty()) {
-      error_ += ' ';
-      error_ += what;
-    }
-    return false;
-  }
-
-  bool u8(std::string_view field, uint8_t& out) {
-    if (failed_) return false;
-    if (remaining() < 1) return fail(field, "truncated");
-    out = in_[pos_++];
-    return true;
-  }
-
-  bool varint(std::string_view field, uint64_t max, uint64_t& out) {
-    if (failed_) return false;
-    uint64_t value = 0;
-    for (size_t i = 0;; ++i) {
-      if (i == kMaxVarintBytes) return fail(field, "varint longer than 10 bytes");
-      if (pos_ >= in_.size()) return fail(field, "truncated");
-      uint8_t byte = in_[pos_++];
-      uint64_t bits = byte & 0x7f;
-      // The tenth byte holds bit 63 only.
-      if (i == kMaxVarintBytes - 1 && bits > 1) return fail(field, "varint overflows 64 bits");
-      value |= bits << (7 * i);
-      if (!(byte & 0x80)) {
-        if (byte == 0 && i > 0) return fail(field, "varint not minimal");
-        break;
-      }
-    }
-    if (value > max) return fail(field, cat("too large (", value, " > ", max, ")"));
-    out = value;
-    return true;
-  }
-
-  // A varint within [min, max].
-  bool varint_in(std::string_view field, uint64_t min, uint64_t max, uint64_t& out) {
-    if (!varint(field, max, out)) return false;
-    if (out < min) return fail(field, cat("too small (", out, " < ", min, ")"));
-    return true;
-  }
-
-  bool u64le(std::string_view field, uint64_t& out) {
-    if (failed_) return false;
-    if (remaining() < 8) return fail(field, "truncated");
-    uint64_t v = 0;
-    for (size_t i = 0; i < 8; ++i) v |= uint64_t{in_[pos_ + i]} << (8 * i);
-    pos_ += 8;
-    out = v;
-    return true;
-  }
-
-  bool raw(std::string_view field, void* out, size_t size) {
-    if (failed_) return false;
-    if (remaining() < size) return fail(field, "truncated");
-    if (size) std::memcpy(out, in_.data() + pos_, size);
-    pos_ += size;
-    return true;
-  }
-
-  // `size` bytes, seen in place; only after checking that the input holds them.
-  bool view(std::string_view field, size_t size, std::span<const uint8_t>& out) {
-    if (failed_) return false;
-    if (remaining() < size) {
-      return fail(field, cat("truncated (", size, " bytes declared, ", remaining(), " left)"));
-    }
-    out = in_.subspan(pos_, size);
-    pos_ += size;
-    return true;
-  }
-
-  bool version() {
-    uint8_t v = 0;
-    if (!u8("version", v)) return false;
-    if (v != kDeltaVersion) {
-      return fail("version",
-                  cat(unsigned{v}, " unsupported (expected ", unsigned{kDeltaVersion}, ")"));
-    }
-    return true;
-  }
+  bool version() { return version(kDeltaVersion); }
 
   // A zigzag offset delta from `base`, giving an offset within [0, kMaxDeltaFileSize].
   bool offset_from(std::string_view field, uint64_t zigzagged, uint64_t base, uint64_t& out) {
-    if (failed_) return false;
+    if (failed()) return false;
     // zigzagged < 2^63 here, so the delta is within [-2^62, 2^62 - 1].
     const int64_t delta = unzigzag(zigzagged);
     const int64_t offset = static_cast<int64_t>(base) + delta;
@@ -215,22 +71,6 @@ class Reader {
     out = static_cast<uint64_t>(offset);
     return true;
   }
-
-  bool finish() {
-    if (failed_) return false;
-    item_name_ = nullptr;
-    if (remaining() != 0) return fail("trailing garbage", cat("(", remaining(), " bytes)"));
-    return true;
-  }
-
- private:
-  std::span<const uint8_t> in_;
-  size_t pos_ = 0;
-  std::string& error_;
-  const char* context_;
-  const char* item_name_ = nullptr;
-  size_t item_ = 0;
-  bool failed_ = false;
 };
 
 }  // namespace

@@ -23,6 +23,7 @@
 #include "merkle/delta_codec.h"
 #include "merkle/delta_responder.h"
 #include "tests/unit/scratch_tree.h"
+#include "tests/unit/tampering_channel.h"
 
 namespace arsync::engine {
 namespace {
@@ -57,30 +58,6 @@ std::string older_version(std::string content, unsigned seed) {
   }
   return content;
 }
-
-// Forwards everything, with a hook on each stream, to damage what a delta depends on.
-class TamperingChannel final : public ReceiverChannel {
- public:
-  explicit TamperingChannel(MemoryChannel& inner) : inner_(inner) {}
-  std::function<void(ContentMessage&)> on_content;
-  std::function<void(RequestMessage&)> on_request;
-
-  std::optional<fsio::DirBatch> next_batch() override { return inner_.next_batch(); }
-  bool carries_delta() const override { return inner_.carries_delta(); }
-  void request(RequestMessage r) override {
-    if (on_request) on_request(r);
-    inner_.request(std::move(r));
-  }
-  void end_requests() override { inner_.end_requests(); }
-  std::optional<ContentMessage> next_content() override {
-    auto m = inner_.next_content();
-    if (m && on_content) on_content(*m);
-    return m;
-  }
-
- private:
-  MemoryChannel& inner_;
-};
 
 class DeltaEngineTest : public testing::ScratchTreeTest {
  protected:

@@ -19,6 +19,7 @@
 #include "fsio/relative_path.h"
 #include "merkle/file_digest.h"
 #include "tests/unit/scratch_tree.h"
+#include "tests/unit/tampering_channel.h"
 
 namespace arsync::engine {
 namespace {
@@ -72,30 +73,6 @@ TEST_F(EngineTest, ByteStreamContentMatchesSource) {
   EXPECT_TRUE(fs::exists(dst_ / "d/empty"));
   EXPECT_EQ(fs::file_size(dst_ / "d/empty"), 0u);
 }
-
-// Forwards everything, with one hook on the content stream and one on requests.
-class TamperingChannel final : public ReceiverChannel {
- public:
-  explicit TamperingChannel(MemoryChannel& inner) : inner_(inner) {}
-  std::function<void(ContentMessage&)> on_content;
-  std::function<void(RequestMessage&)> on_request;
-
-  std::optional<fsio::DirBatch> next_batch() override { return inner_.next_batch(); }
-  bool carries_delta() const override { return inner_.carries_delta(); }
-  void request(RequestMessage r) override {
-    if (on_request) on_request(r);
-    inner_.request(std::move(r));
-  }
-  void end_requests() override { inner_.end_requests(); }
-  std::optional<ContentMessage> next_content() override {
-    auto m = inner_.next_content();
-    if (m && on_content) on_content(*m);
-    return m;
-  }
-
- private:
-  MemoryChannel& inner_;
-};
 
 TEST_F(EngineTest, CorruptedContentIsCaughtByTheHashAndNeverLands) {
   write_file(src_ / "victim", random_bytes(100000, 3));
