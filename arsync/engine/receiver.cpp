@@ -15,6 +15,7 @@
 #include <unordered_set>
 
 #include "arsync/engine/cancel.h"
+#include "arsync/engine/chunk_assembly.h"
 #include "arsync/engine/decide.h"
 #include "arsync/engine/delete_extraneous.h"
 #include "arsync/engine/delta_target.h"
@@ -621,6 +622,11 @@ class Receiver {
     // The content stream ended: anything still awaited will never come (the peer failed).
     std::vector<PendingFile> lost;
     for (auto& [id, state] : chunks_) {
+      // Ranges that arrived past a gap are not part of the start of the file.
+      if (state.assembly && state.temp.valid() &&
+          ::ftruncate(state.temp.fd(), static_cast<off_t>(state.assembly->contiguous())) != 0) {
+        state.temp.discard();
+      }
       keep_partial(state.temp, state.file.entry.path);
       lost.push_back(std::move(state.file));
     }
@@ -643,7 +649,7 @@ class Receiver {
   }
 
   // With --partial, what arrived of a file whose content stopped coming takes the file's
-  // name, as in rsync: content arrives in order, so it is the start of the new version, and
+  // name, as in rsync: what arrived from the start is the start of the new version, and
   // the next run updates it by a delta that sends only the rest. Without, it is discarded
   // and the old version stays.
   void keep_partial(fsio::TempFile& temp, const std::string& path) {
@@ -739,8 +745,7 @@ class Receiver {
   struct ChunkState {
     PendingFile file;
     fsio::TempFile temp;
-    std::unique_ptr<merkle::StreamDigest> digest;
-    uint64_t next_offset = 0;
+    std::unique_ptr<ChunkAssembly> assembly;
   };
 
   void land_chunk(ContentChunk& chunk) {
@@ -749,46 +754,49 @@ class Receiver {
       drop_delta(chunk.id);
       auto file = take_pending(chunk.id);
       if (!file) return;
-      ChunkState state{std::move(*file), {}, std::make_unique<merkle::StreamDigest>(), 0};
+      ChunkState state{std::move(*file), {}, {}};
       state.temp =
           fsio::TempFile::create(state.file.dir->get(), fsio::leaf_name(state.file.entry.path));
-      if (!state.temp.valid()) {
+      if (state.temp.valid()) {
+        state.assembly = std::make_unique<ChunkAssembly>(state.temp.fd());
+      } else {
         report_.error(state.file.entry.path, errno, "mkstemp");
       }
       it = chunks_.emplace(chunk.id, std::move(state)).first;
     }
     ChunkState& state = it->second;
-    bool ok = state.temp.valid() && chunk.offset == state.next_offset;
-    if (ok && !chunk.data.empty()) {
-      ssize_t n = ::pwrite(state.temp.fd(), chunk.data.data(), chunk.data.size(),
-                           static_cast<off_t>(chunk.offset));
-      if (n != static_cast<ssize_t>(chunk.data.size())) {
-        report_.error(state.file.entry.path, n < 0 ? errno : ENOSPC, "write");
-        state.temp.discard();
-        ok = false;
+    report_.stats().bytes_received += chunk.data.size();
+    // A failure ends the file at once; the rest of its chunks find nothing pending and are
+    // dropped.
+    const int err = state.assembly ? state.assembly->land(chunk) : 0;
+    if (!state.assembly || err) {
+      if (err == EBADMSG) {
+        report_.error_message(state.file.entry.path,
+                              "arsync: \"" + escape_name(state.file.entry.path) +
+                                  "\" was not updated: the sender's pieces of it overlap or "
+                                  "pass its end");
+      } else if (err) {
+        report_.error(state.file.entry.path, err, "write");
       }
-      state.digest->update(chunk.data.data(), chunk.data.size());
-      state.next_offset += chunk.data.size();
-      report_.stats().bytes_received += chunk.data.size();
+      chunks_.erase(it);
+      complete_one();
+      return;
     }
-    if (!chunk.last) return;
-    if (ok && state.digest->finish() != chunk.digest) {
-      if (!state.file.retried) {
-        // As rsync does: the old file stays, and the content is asked for once more.
-        report_.retrying(state.file.entry.path);
-        retry(std::move(state.file));
-        chunks_.erase(it);
-        return;
-      }
+    if (!state.assembly->complete()) return;
+    if (state.assembly->digest_matches()) {
+      state.file.entry.size = state.assembly->contiguous();
+      finish_file(state.file, state.temp);
+    } else if (!state.file.retried) {
+      // As rsync does: the old file stays, and the content is asked for once more.
+      report_.retrying(state.file.entry.path);
+      retry(std::move(state.file));
+      chunks_.erase(it);
+      return;
+    } else {
       report_.error_message(
           state.file.entry.path,
           "arsync: \"" + escape_name(state.file.entry.path) +
               "\" failed verification twice: content hash mismatch, file not updated");
-      ok = false;
-    }
-    if (ok) {
-      state.file.entry.size = state.next_offset;
-      finish_file(state.file, state.temp);
     }
     chunks_.erase(it);
     complete_one();
