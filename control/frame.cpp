@@ -70,7 +70,9 @@ constexpr size_t kPackSize = 256 * 1024;
 // Producers wait while this much is queued.
 constexpr size_t kMaxQueuedBytes = 8u << 20;
 
-void put_header(FrameType type, size_t payload_size, uint8_t* header) {
+}  // namespace
+
+void write_frame_header(FrameType type, size_t payload_size, uint8_t* header) {
   if (payload_size + 1 > kMaxFrame) {
     throw FrameError("frame of " + std::to_string(payload_size) + " bytes is too large");
   }
@@ -81,8 +83,6 @@ void put_header(FrameType type, size_t payload_size, uint8_t* header) {
   header[3] = static_cast<uint8_t>(length);
   header[4] = static_cast<uint8_t>(type);
 }
-
-}  // namespace
 
 FrameWriter::FrameWriter(ByteStream& stream) : stream_(stream) {
   pack_.reserve(kPackSize);
@@ -112,7 +112,7 @@ void FrameWriter::check_failed() const {
 
 void FrameWriter::enqueue(FrameType type, fsio::ByteBuffer&& payload) {
   Pending frame;
-  put_header(type, payload.size(), frame.header);
+  write_frame_header(type, payload.size(), frame.header);
   frame.payload = std::move(payload);
   const size_t size = frame.payload.size();
   std::unique_lock lock(mutex_);

@@ -48,6 +48,10 @@ struct Frame {
 // u32 length (type byte + payload), u8 type.
 inline constexpr size_t kFrameHeaderSize = 5;
 
+// Writes the u32 length and the type of a frame with `payload_size` bytes of payload into
+// `header` (kFrameHeaderSize bytes); throws FrameError past kMaxFrame.
+void write_frame_header(FrameType type, size_t payload_size, uint8_t* header);
+
 // The peer broke the framing: an impossible length, an unknown type, a stream cut short.
 class FrameError : public std::runtime_error {
  public:

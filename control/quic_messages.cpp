@@ -55,15 +55,30 @@ QuicReady parse_quic_ready(const json& message) {
   return ready;
 }
 
-json make_transport(DataTransport transport) {
-  return {{"type", "transport"}, {"name", transport == DataTransport::quic ? "quic" : "ssh"}};
+json make_transport(const TransportChoice& choice) {
+  json message = {{"type", "transport"},
+                  {"name", choice.transport == DataTransport::quic ? "quic" : "ssh"}};
+  if (choice.streams != 0) message["streams"] = choice.streams;
+  return message;
 }
 
-DataTransport parse_transport(const json& message) {
+TransportChoice parse_transport(const json& message) {
+  TransportChoice choice;
   std::string name = typed_field(message, "name", json::value_t::string).get<std::string>();
-  if (name == "quic") return DataTransport::quic;
-  if (name == "ssh") return DataTransport::ssh;
-  throw ProtocolError("transport: unknown name \"" + name.substr(0, 64) + "\"");
+  if (name == "quic") {
+    choice.transport = DataTransport::quic;
+  } else if (name != "ssh") {
+    throw ProtocolError("transport: unknown name \"" + name.substr(0, 64) + "\"");
+  }
+  if (message.contains("streams")) {
+    const json& streams = message["streams"];
+    if (!streams.is_number_unsigned() || streams.get<uint64_t>() < 1 ||
+        streams.get<uint64_t>() > kMaxFileStreams) {
+      throw ProtocolError("transport: streams must be 1 to " + std::to_string(kMaxFileStreams));
+    }
+    choice.streams = streams.get<uint32_t>();
+  }
+  return choice;
 }
 
 }  // namespace arsync::control

@@ -70,6 +70,10 @@ std::optional<int64_t> QuicConnection::accept_stream() {
   return exchange_.accept_stream();
 }
 
+void QuicConnection::stop_accepting() {
+  exchange_.stop_accepting();
+}
+
 void QuicConnection::write(int64_t stream, std::span<const uint8_t> data, bool fin) {
   exchange_.write(stream, std::vector<uint8_t>(data.begin(), data.end()), fin);
 }

@@ -66,6 +66,9 @@ class QuicConnection {
   // nullopt once the peer closed the connection cleanly and every stream was handed out.
   // Throws QuicError if the connection failed.
   std::optional<int64_t> accept_stream();
+  // Makes accept_stream() return nullopt once no stream is waiting, now and from now on:
+  // for acceptors that know no more streams will come.
+  void stop_accepting();
 
   // Queues bytes on a stream, with `fin` after them if set. The bytes are copied (the span
   // form) or taken over (the vector form) and stay in memory until the peer acknowledges

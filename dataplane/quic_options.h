@@ -15,8 +15,9 @@ enum class CongestionControl { reno, cubic, bbr, bbr2 };
 std::optional<CongestionControl> parse_congestion_control(std::string_view name);
 std::string_view congestion_control_name(CongestionControl cc);
 
-// The most bidirectional streams one side may have open at once (the CLI's --streams cap).
-inline constexpr uint32_t kMaxQuicStreams = 1000;
+// The most bidirectional streams one side may have open at once: the 1000 file streams
+// --streams allows, the control stream, and streams whose closing is still in transit.
+inline constexpr uint32_t kMaxQuicStreams = 1024;
 
 struct QuicOptions {
   // BBR2 moved the most bytes per second on loopback in every shape measured (one 1 GiB
@@ -26,7 +27,7 @@ struct QuicOptions {
   CongestionControl congestion_control = CongestionControl::bbr2;
   // Streams the peer may have open towards us at once, 1..kMaxQuicStreams. Each side opens
   // at most as many as the other side allows, and a closed stream gives its slot back.
-  uint32_t max_streams = 256;
+  uint32_t max_streams = kMaxQuicStreams;
   // A handshake that has not completed by then fails (the caller falls back to SSH).
   std::chrono::milliseconds handshake_timeout{3000};
   // A connection that hears nothing from its peer for this long is dead.

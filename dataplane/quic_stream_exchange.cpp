@@ -116,7 +116,7 @@ std::optional<int64_t> StreamExchange::try_open_stream() {
 
 std::optional<int64_t> StreamExchange::accept_stream() {
   std::unique_lock lock(mutex_);
-  incoming_.wait(lock, [&] { return over_ || !accept_queue_.empty(); });
+  incoming_.wait(lock, [&] { return over_ || accept_stopped_ || !accept_queue_.empty(); });
   // Streams that arrived before the end are still handed out: their data may be complete.
   if (!accept_queue_.empty()) {
     int64_t id = accept_queue_.front();
@@ -125,6 +125,12 @@ std::optional<int64_t> StreamExchange::accept_stream() {
   }
   if (!error_.empty()) throw QuicError(error_);
   return std::nullopt;
+}
+
+void StreamExchange::stop_accepting() {
+  std::lock_guard lock(mutex_);
+  accept_stopped_ = true;
+  incoming_.notify_all();
 }
 
 void StreamExchange::write(int64_t stream, std::vector<uint8_t>&& data, bool fin) {

@@ -88,6 +88,7 @@ class StreamExchange {
   int64_t open_stream();
   std::optional<int64_t> try_open_stream();
   std::optional<int64_t> accept_stream();
+  void stop_accepting();
   void write(int64_t stream, std::vector<uint8_t>&& data, bool fin);
   size_t read(int64_t stream, std::span<uint8_t> out);
   void reset(int64_t stream, uint64_t code);
@@ -163,6 +164,7 @@ class StreamExchange {
   std::condition_variable send_space_;
   bool established_ = false;
   bool over_ = false;
+  bool accept_stopped_ = false;
   std::string error_;
   bool wake_pending_ = false;
 

@@ -85,8 +85,11 @@ void StreamChannelBase::read_loop() {
 // ---- sender side ----
 
 StreamSenderChannel::StreamSenderChannel(control::ByteStream& in, control::FrameWriter& out,
-                                         PeerMessages peer)
+                                         PeerMessages peer, ContentStreams content)
     : StreamChannelBase(in, out, std::move(peer)) {
+  if (content.connection) {
+    files_ = std::make_unique<FileStreamSender>(*content.connection, content.options);
+  }
   start_reader();
 }
 
@@ -130,9 +133,23 @@ std::optional<engine::RequestMessage> StreamSenderChannel::next_request() {
 }
 
 void StreamSenderChannel::send_content(engine::ContentMessage&& message) {
-  if (auto* chunk = std::get_if<engine::ContentChunk>(&message)) {
+  auto* chunk = std::get_if<engine::ContentChunk>(&message);
+  auto* failed = std::get_if<engine::ContentFailed>(&message);
+  if (files_ && (chunk || failed)) {
+    try {
+      if (chunk) {
+        files_->send(std::move(*chunk));
+        return;
+      }
+      if (files_->send_failure(*failed)) return;
+    } catch (const std::exception& e) {
+      fail(std::string("cannot send to the peer: ") + e.what());
+      return;
+    }
+  }
+  if (chunk) {
     send_frame(FrameType::content_chunk, encode_chunk_payload(std::move(*chunk)));
-  } else if (auto* failed = std::get_if<engine::ContentFailed>(&message)) {
+  } else if (failed) {
     send_frame(FrameType::content_failed, encode_failed(*failed));
   } else if (auto* probe = std::get_if<engine::DeltaProbe>(&message)) {
     send_frame(FrameType::delta_probe, encode_delta({probe->id, std::move(probe->probe)}));
@@ -145,6 +162,15 @@ void StreamSenderChannel::send_content(engine::ContentMessage&& message) {
 }
 
 void StreamSenderChannel::end_content() {
+  // Every file stream acknowledged means its content reached the receiving engine before
+  // content_end can (see dataplane/file_streams.h).
+  if (files_) {
+    try {
+      files_->finish();
+    } catch (const std::exception& e) {
+      fail(std::string("cannot send to the peer: ") + e.what());
+    }
+  }
   send_frame(FrameType::content_end);
 }
 
@@ -187,13 +213,19 @@ void StreamSenderChannel::on_end() {
 // ---- receiver side ----
 
 StreamReceiverChannel::StreamReceiverChannel(control::ByteStream& in, control::FrameWriter& out,
-                                             PeerMessages peer)
+                                             PeerMessages peer, ContentStreams content)
     : StreamChannelBase(in, out, std::move(peer)) {
+  if (content.connection) {
+    files_ = std::make_unique<FileStreamReceiver>(
+        *content.connection,
+        [this](engine::ContentMessage&& message) { content_.push(std::move(message)); });
+  }
   start_reader();
 }
 
 StreamReceiverChannel::~StreamReceiverChannel() {
   stop_reader();
+  files_.reset();
 }
 
 std::optional<fsio::DirBatch> StreamReceiverChannel::next_batch() {
@@ -237,33 +269,39 @@ bool StreamReceiverChannel::on_frame(Frame& frame) {
     case FrameType::content_chunk:
       if (content_ended_) break;
       if (auto chunk = decode_chunk(std::move(frame.payload), error)) {
-        content_.push(std::move(*chunk));
+        content_.push(std::move(*chunk), false);
         return true;
       }
       break;
     case FrameType::content_failed:
       if (content_ended_) break;
       if (auto failed = decode_failed(frame.payload, error)) {
-        content_.push(std::move(*failed));
+        content_.push(std::move(*failed), false);
         return true;
       }
       break;
     case FrameType::delta_probe:
       if (content_ended_) break;
       if (auto delta = decode_delta(frame.payload, error)) {
-        content_.push(engine::DeltaProbe{delta->id, std::move(delta->message)});
+        content_.push(engine::DeltaProbe{delta->id, std::move(delta->message)}, false);
         return true;
       }
       break;
     case FrameType::delta_recipe:
       if (content_ended_) break;
       if (auto delta = decode_delta(frame.payload, error)) {
-        content_.push(engine::DeltaRecipe{delta->id, std::move(delta->message)});
+        content_.push(engine::DeltaRecipe{delta->id, std::move(delta->message)}, false);
         return true;
       }
       break;
     case FrameType::content_end:
       content_ended_ = true;
+      if (files_) {
+        files_->stop();
+        if (std::string failed = files_->error(); !failed.empty()) {
+          throw control::FrameError("malformed data from the sender: " + failed);
+        }
+      }
       content_.close();
       return !list_ended_;
     default:

@@ -18,6 +18,7 @@
 #include "arsync/engine/channel.h"
 #include "control/frame.h"
 #include "control/session_messages.h"
+#include "dataplane/file_streams.h"
 
 namespace arsync::dataplane {
 
@@ -25,6 +26,8 @@ namespace arsync::dataplane {
 inline constexpr size_t kStreamChunk = 256 * 1024;
 // A directory's batch is cut into parts of at most this many entries per frame.
 inline constexpr size_t kEntriesPerFrame = 16384;
+// Content messages from file streams that may wait for the receiver: 64 MiB of chunks.
+inline constexpr size_t kContentDepth = 256;
 // A directory with more entries than this is refused (bounds the receiver's memory).
 inline constexpr size_t kMaxDirEntries = 16u << 20;
 
@@ -69,10 +72,18 @@ class StreamChannelBase {
   std::string error_;
 };
 
+// Where file content goes: with a QUIC connection, on file streams of its own (see
+// dataplane/file_streams.h); without, on the channel's stream with everything else.
+struct ContentStreams {
+  QuicConnection* connection = nullptr;
+  FileStreamOptions options;
+};
+
 // The sending side's end: file list and content out, requests in.
 class StreamSenderChannel final : public engine::SenderChannel, public StreamChannelBase {
  public:
-  StreamSenderChannel(control::ByteStream& in, control::FrameWriter& out, PeerMessages peer = {});
+  StreamSenderChannel(control::ByteStream& in, control::FrameWriter& out, PeerMessages peer = {},
+                      ContentStreams content = {});
   ~StreamSenderChannel() override;
 
   bool can_pass_fds() const override { return false; }
@@ -87,12 +98,14 @@ class StreamSenderChannel final : public engine::SenderChannel, public StreamCha
   void on_end() override;
 
   engine::BlockingQueue<engine::RequestMessage> requests_;
+  std::unique_ptr<FileStreamSender> files_;
 };
 
 // The receiving side's end: file list and content in, requests out.
 class StreamReceiverChannel final : public engine::ReceiverChannel, public StreamChannelBase {
  public:
-  StreamReceiverChannel(control::ByteStream& in, control::FrameWriter& out, PeerMessages peer = {});
+  StreamReceiverChannel(control::ByteStream& in, control::FrameWriter& out, PeerMessages peer = {},
+                        ContentStreams content = {});
   ~StreamReceiverChannel() override;
 
   std::optional<fsio::DirBatch> next_batch() override;
@@ -110,11 +123,13 @@ class StreamReceiverChannel final : public engine::ReceiverChannel, public Strea
   std::optional<fsio::DirBatch> partial_;
   bool list_ended_ = false;
   bool content_ended_ = false;
-  // Unbounded: the reader thread must never wait here, or content frames queued behind a
-  // batch could never reach the receiver that is waiting for them. The sender's writes are
-  // paced by the stream itself.
+  // The stream's reader thread never waits here (content frames queued behind a batch
+  // could otherwise never reach the receiver that is waiting for them): it pushes past the
+  // bound. The readers of file streams wait for room, and QUIC's flow control then holds
+  // the sender.
   engine::BlockingQueue<fsio::DirBatch> batches_;
-  engine::BlockingQueue<engine::ContentMessage> content_;
+  engine::BlockingQueue<engine::ContentMessage> content_{kContentDepth};
+  std::unique_ptr<FileStreamReceiver> files_;
 };
 
 }  // namespace arsync::dataplane

@@ -42,7 +42,7 @@ TempFile TempFile::create(int dir_fd, std::string_view final_name, unsigned mode
   for (int attempt = 0; attempt < 100; ++attempt) {
     std::string name = temp_name_for(final_name);
     int fd =
-        ::openat(dir_fd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+        ::openat(dir_fd, name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
     if (fd >= 0) {
       temp.dir_fd_ = dir_fd;
       temp.fd_.reset(fd);

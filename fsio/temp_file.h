@@ -15,6 +15,7 @@ class TempFile {
  public:
   // Creates ".<name>.XXXXXX" in dir_fd with `mode` (through the umask). Returns an invalid
   // TempFile and sets errno on failure.
+  // Open for reading too: content that lands out of order is read back for its hash.
   static TempFile create(int dir_fd, std::string_view final_name, unsigned mode = 0600);
 
   TempFile() = default;

@@ -104,17 +104,18 @@ int serve_session(control::ByteStream& stream, const Confinement& confinement, i
   control::FrameWriter writer(stream);
   control::SyncStart start;
   std::unique_ptr<dataplane::QuicConnection> quic;
+  control::TransportChoice transport;
   try {
     auto shared = control::accept_hello(control::receive_control(reader, "hello"), "hello");
     control::send_control(writer, control::make_hello_ack(shared));
     nlohmann::json next = control::receive_any_control(reader);
     if (next["type"] == "quic_init") {
       quic = answer_quic_init(next, confinement, writer);
-      auto transport = control::parse_transport(control::receive_control(reader, "transport"));
-      if (transport == control::DataTransport::quic && !quic) {
+      transport = control::parse_transport(control::receive_control(reader, "transport"));
+      if (transport.transport == control::DataTransport::quic && !quic) {
         throw control::ProtocolError("the client chose QUIC, but no QUIC client was accepted");
       }
-      if (transport == control::DataTransport::ssh) quic.reset();
+      if (transport.transport == control::DataTransport::ssh) quic.reset();
       next = control::receive_control(reader, "sync_start");
     } else if (next["type"] != "sync_start") {
       throw control::ProtocolError("expected \"sync_start\" or \"quic_init\"");
@@ -187,7 +188,8 @@ int serve_session(control::ByteStream& stream, const Confinement& confinement, i
 
   std::string protocol_error;
   if (start.direction == Direction::push) {
-    dataplane::StreamReceiverChannel channel(data_in, data_out);
+    dataplane::StreamReceiverChannel channel(data_in, data_out, {},
+                                             dataplane::ContentStreams{quic.get(), {}});
     ProgressTicker progress(writer, report.stats());
     engine::run_receiver(engine::Destination{dest.get(), created}, start.options, report, channel);
     progress.stop();
@@ -196,7 +198,9 @@ int serve_session(control::ByteStream& stream, const Confinement& confinement, i
     std::vector<fsio::SourceSpec> sources;
     for (const auto& p : start.paths) sources.push_back({p, {}});
     if (single_file) sources.front().rename_top = start.single_file_name;
-    dataplane::StreamSenderChannel channel(data_in, data_out);
+    dataplane::ContentStreams content{quic.get(), {}};
+    if (transport.streams != 0) content.options.max_streams = transport.streams;
+    dataplane::StreamSenderChannel channel(data_in, data_out, {}, content);
     engine::run_sender(sources, start.options, report, channel);
     protocol_error = channel.error();
   }

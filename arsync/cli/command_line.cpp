@@ -3,8 +3,9 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
-
 #include <string_view>
+
+#include "control/quic_messages.h"
 
 namespace arsync::cli {
 namespace {
@@ -115,6 +116,9 @@ CommandLine parse_command_line(int argc, char** argv) {
   app.add_option("--transport", cmd.transport,
                  "data plane: auto (QUIC, else SSH), quic (QUIC or fail), ssh")
       ->check(CLI::IsMember({"auto", "quic", "ssh"}));
+  app.add_option("--streams", cmd.streams,
+                 "QUIC streams in flight at once, one per file or range (1-1000)")
+      ->check(CLI::Range(1u, control::kMaxFileStreams));
   app.add_option("--quic-port", cmd.quic_ports,
                  "UDP port or range N-M the helper listens on for QUIC (for firewalls)");
   app.add_flag("--accept-new-host-key", cmd.accept_new_host_key,

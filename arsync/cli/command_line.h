@@ -27,6 +27,7 @@ struct CommandLine {
   bool accept_new_host_key = false;
   std::string transport = "auto";  // --transport: where the data goes (auto, quic, ssh)
   std::string quic_ports;          // --quic-port: where the helper may listen for QUIC
+  uint32_t streams = 0;            // --streams: file streams in flight over QUIC (0: default)
   bool progress = false;           // --progress: one overall line (see progress_meter.h)
   // -W / --no-whole-file, unset when neither was given: local copies then go whole (as
   // rsync's do), remote transfers by delta. The transfer sets sync.whole_file from it.

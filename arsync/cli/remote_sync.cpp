@@ -108,9 +108,9 @@ std::optional<int> choose_transport(const CommandLine& cmd, const std::string& h
   } else {
     try {
       quic = open_quic_link(writer, reader, address);
-      control::send_control(writer,
-                            control::make_transport(quic.connection ? control::DataTransport::quic
-                                                                    : control::DataTransport::ssh));
+      control::TransportChoice choice;
+      if (quic.connection) choice = {control::DataTransport::quic, cmd.streams};
+      control::send_control(writer, control::make_transport(choice));
     } catch (const std::exception& e) {
       std::fprintf(stderr, "arsync: %s: %s\n", host.c_str(), e.what());
       return kExitProtocol;
@@ -125,6 +125,13 @@ std::optional<int> choose_transport(const CommandLine& cmd, const std::string& h
     std::printf("QUIC unavailable (%s): the data goes over SSH\n", quic.why_not.c_str());
   }
   return std::nullopt;
+}
+
+// Over QUIC, each file's content on streams of its own; --streams caps how many at once.
+dataplane::ContentStreams content_streams(dataplane::QuicConnection* connection, uint32_t streams) {
+  dataplane::ContentStreams content{connection, {}};
+  if (streams != 0) content.options.max_streams = streams;
+  return content;
 }
 
 int worse(int a, int b) {
@@ -290,11 +297,13 @@ int sync_remote(const CommandLine& cmd) {
     std::vector<fsio::SourceSpec> sources;
     for (const auto& p : plan.local_paths) sources.push_back({p, {}});
     if (renamed) sources.front().rename_top = single_file_name;
-    dataplane::StreamSenderChannel data(data_in, data_out, data_peer);
+    dataplane::StreamSenderChannel data(data_in, data_out, data_peer,
+                                        content_streams(quic.connection.get(), cmd.streams));
     engine::run_sender(sources, cmd.sync, report, data);
     protocol_error = data.error();
   } else if (protocol_error.empty()) {
-    dataplane::StreamReceiverChannel data(data_in, data_out, data_peer);
+    dataplane::StreamReceiverChannel data(data_in, data_out, data_peer,
+                                          content_streams(quic.connection.get(), cmd.streams));
     engine::run_receiver(engine::Destination{local_dest.dest_fd.get(), local_dest.dest_created},
                          cmd.sync, report, data);
     protocol_error = data.error();

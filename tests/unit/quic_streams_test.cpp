@@ -20,28 +20,12 @@
 #include "dataplane/quic_error.h"
 #include "dataplane/quic_listener.h"
 #include "fsio/unique_fd.h"
+#include "tests/unit/quic_pair.h"
 
 namespace arsync::dataplane {
 namespace {
 
 using namespace std::chrono_literals;
-
-struct Pair {
-  std::unique_ptr<QuicListener> listener;
-  std::unique_ptr<QuicConnection> client;
-  std::unique_ptr<QuicConnection> server;
-};
-
-Pair connect_pair(const QuicOptions& options = {}) {
-  Pair pair;
-  PskKey key = generate_psk_key();
-  pair.listener = std::make_unique<QuicListener>("127.0.0.1", PortRange{0, 0}, key, options);
-  auto accepted = std::async(std::launch::async,
-                             [&] { return pair.listener->accept(std::chrono::seconds(10)); });
-  pair.client = QuicConnection::connect("127.0.0.1", pair.listener->port(), key, options);
-  pair.server = accepted.get();
-  return pair;
-}
 
 // Deterministic content: stream `seed`'s bytes from `offset` on.
 void fill(std::vector<uint8_t>& out, uint64_t seed, uint64_t offset) {

@@ -1,0 +1,287 @@
+#include "dataplane/file_streams.h"
+
+#include <cstring>
+#include <string_view>
+
+#include "control/frame.h"
+#include "dataplane/quic_byte_stream.h"
+#include "dataplane/quic_error.h"
+#include "dataplane/wire_codec.h"
+
+namespace arsync::dataplane {
+
+using control::FrameType;
+
+constexpr size_t kPreambleSize = sizeof kFileStreamPreamble - 1;
+constexpr uint8_t kAcknowledged = 0;
+
+// ---- sending side ----
+
+FileStreamSender::FileStreamSender(QuicConnection& connection, FileStreamOptions options)
+    : connection_(connection), options_(options) {
+  if (options_.max_streams == 0 || options_.range_size == 0) {
+    throw std::invalid_argument("file streams need max_streams and range_size above 0");
+  }
+  acknowledgements_ = std::thread([this] { read_acknowledgements(); });
+}
+
+FileStreamSender::~FileStreamSender() {
+  bool clean;
+  {
+    std::lock_guard lock(mutex_);
+    clean = error_.empty() && in_flight_ == 0;
+    stopping_ = true;
+    changed_.notify_all();
+  }
+  // Streams still unacknowledged: nobody will wait for them, and the thread reading their
+  // acknowledgements ends only with the connection.
+  if (!clean) connection_.abort();
+  acknowledgements_.join();
+}
+
+void FileStreamSender::fail(const std::string& message) {
+  std::lock_guard lock(mutex_);
+  if (error_.empty()) error_ = message;
+  changed_.notify_all();
+}
+
+int64_t FileStreamSender::open_file_stream() {
+  {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return in_flight_ < options_.max_streams || !error_.empty(); });
+    if (!error_.empty()) throw QuicError(error_);
+    ++in_flight_;
+  }
+  try {
+    const int64_t stream = connection_.open_stream();
+    connection_.write(stream,
+                      {reinterpret_cast<const uint8_t*>(kFileStreamPreamble), kPreambleSize});
+    return stream;
+  } catch (...) {
+    std::lock_guard lock(mutex_);
+    --in_flight_;
+    changed_.notify_all();
+    throw;
+  }
+}
+
+void FileStreamSender::write_frame(int64_t stream, uint8_t type, fsio::ByteBuffer&& payload,
+                                   bool fin) {
+  if (payload.front_room() < control::kFrameHeaderSize) {
+    payload = fsio::ByteBuffer::copy_of(payload, control::kFrameHeaderSize);
+  }
+  const size_t size = payload.size();
+  payload.grow_front(control::kFrameHeaderSize);
+  control::write_frame_header(static_cast<FrameType>(type), size, payload.data());
+  connection_.write(stream, payload, fin);
+}
+
+void FileStreamSender::send(engine::ContentChunk&& chunk) {
+  const uint64_t id = chunk.id;
+  const uint64_t end = chunk.offset + chunk.data.size();
+  const bool last = chunk.last;
+  OpenFile file;
+  {
+    std::lock_guard lock(mutex_);
+    if (!error_.empty()) throw QuicError(error_);
+    if (auto it = open_.find(id); it != open_.end()) file = it->second;
+  }
+  if (file.stream < 0) {
+    file.stream = open_file_stream();
+    file.range_start = chunk.offset;
+    std::lock_guard lock(mutex_);
+    open_[id] = file;
+  }
+  // A range ends at the first chunk boundary past range_size; the next chunk opens the next.
+  const bool fin = last || end - file.range_start >= options_.range_size;
+  write_frame(file.stream, static_cast<uint8_t>(FrameType::content_chunk),
+              encode_chunk_payload(std::move(chunk)), fin);
+  if (fin) finished(id, file.stream);
+}
+
+bool FileStreamSender::send_failure(const engine::ContentFailed& failed) {
+  int64_t stream = -1;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = open_.find(failed.id);
+    if (it == open_.end()) return false;
+    stream = it->second.stream;
+  }
+  Bytes encoded = encode_failed(failed);
+  write_frame(stream, static_cast<uint8_t>(FrameType::content_failed),
+              fsio::ByteBuffer::copy_of(encoded, control::kFrameHeaderSize), true);
+  finished(failed.id, stream);
+  return true;
+}
+
+void FileStreamSender::finished(uint64_t id, int64_t stream) {
+  std::lock_guard lock(mutex_);
+  open_.erase(id);
+  finished_.push_back(stream);
+  changed_.notify_all();
+}
+
+void FileStreamSender::finish() {
+  std::vector<std::pair<uint64_t, int64_t>> unfinished;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [id, file] : open_) unfinished.emplace_back(id, file.stream);
+  }
+  // A file whose last chunk never came (its sender gave up on it): the receiver sees its
+  // stream end early and reports the file as not received.
+  for (const auto& [id, stream] : unfinished) {
+    connection_.finish(stream);
+    finished(id, stream);
+  }
+  std::unique_lock lock(mutex_);
+  changed_.wait(lock, [&] { return in_flight_ == 0 || !error_.empty(); });
+  if (!error_.empty()) throw QuicError(error_);
+}
+
+void FileStreamSender::read_acknowledgements() {
+  for (;;) {
+    int64_t stream;
+    {
+      std::unique_lock lock(mutex_);
+      changed_.wait(lock, [&] { return !finished_.empty() || stopping_ || !error_.empty(); });
+      if (finished_.empty() || !error_.empty()) return;
+      stream = finished_.front();
+      finished_.pop_front();
+    }
+    try {
+      uint8_t reply[2];
+      size_t got = 0;
+      while (got < sizeof reply) {
+        const size_t n = connection_.read(stream, {reply + got, sizeof reply - got});
+        if (n == 0) break;
+        got += n;
+      }
+      if (got != 1 || reply[0] != kAcknowledged) {
+        fail("QUIC stream " + std::to_string(stream) + ": malformed acknowledgement");
+        return;
+      }
+    } catch (const std::exception& e) {
+      fail(e.what());
+      return;
+    }
+    std::lock_guard lock(mutex_);
+    --in_flight_;
+    changed_.notify_all();
+  }
+}
+
+// ---- receiving side ----
+
+FileStreamReceiver::FileStreamReceiver(QuicConnection& connection, Deliver deliver, size_t readers)
+    : connection_(connection), deliver_(std::move(deliver)) {
+  for (size_t i = 0; i < std::max<size_t>(readers, 1); ++i) {
+    readers_.emplace_back([this] { read_streams(); });
+  }
+}
+
+FileStreamReceiver::~FileStreamReceiver() {
+  stop();
+  bool busy;
+  {
+    std::lock_guard lock(mutex_);
+    busy = busy_ > 0;
+  }
+  // A reader still inside a stream waits for a sender that will not finish it.
+  if (busy) connection_.abort();
+  for (auto& reader : readers_) reader.join();
+}
+
+void FileStreamReceiver::stop() {
+  connection_.stop_accepting();
+}
+
+std::string FileStreamReceiver::error() const {
+  std::lock_guard lock(mutex_);
+  return error_;
+}
+
+uint64_t FileStreamReceiver::streams_read() const {
+  std::lock_guard lock(mutex_);
+  return streams_read_;
+}
+
+void FileStreamReceiver::read_streams() {
+  for (;;) {
+    std::optional<int64_t> stream;
+    try {
+      stream = connection_.accept_stream();
+    } catch (const std::exception& e) {
+      std::lock_guard lock(mutex_);
+      if (error_.empty()) error_ = e.what();
+      return;
+    }
+    if (!stream) return;
+    {
+      std::lock_guard lock(mutex_);
+      ++busy_;
+    }
+    try {
+      read_one(*stream);
+      std::lock_guard lock(mutex_);
+      ++streams_read_;
+    } catch (const std::exception& e) {
+      {
+        std::lock_guard lock(mutex_);
+        if (error_.empty()) error_ = "QUIC stream " + std::to_string(*stream) + ": " + e.what();
+      }
+      // The sender would wait for this stream's acknowledgement for ever.
+      connection_.abort();
+    }
+    std::lock_guard lock(mutex_);
+    --busy_;
+  }
+}
+
+void FileStreamReceiver::read_one(int64_t stream_id) {
+  QuicByteStream stream(connection_, stream_id);
+  char preamble[kPreambleSize];
+  size_t got = 0;
+  while (got < kPreambleSize) {
+    const size_t n = stream.read_some(preamble + got, kPreambleSize - got);
+    if (n == 0) throw control::FrameError("the stream ended before its preamble");
+    got += n;
+  }
+  if (std::string_view(preamble, kPreambleSize) != kFileStreamPreamble) {
+    throw control::FrameError("not an arsync file stream");
+  }
+  control::FrameReader reader(stream);
+  std::optional<uint64_t> file;
+  bool ended = false;
+  std::string error;
+  while (auto frame = reader.next()) {
+    if (ended) throw control::FrameError("frames after the end of the file's content");
+    uint64_t id = 0;
+    if (frame->type == FrameType::content_chunk) {
+      auto chunk = decode_chunk(std::move(frame->payload), error);
+      if (!chunk) throw control::FrameError("malformed content: " + error);
+      id = chunk->id;
+      ended = chunk->last;
+      if (file && *file != id) throw control::FrameError("content of two files on one stream");
+      file = id;
+      deliver_(std::move(*chunk));
+    } else if (frame->type == FrameType::content_failed) {
+      auto failed = decode_failed(frame->payload, error);
+      if (!failed) throw control::FrameError("malformed failure: " + error);
+      if (file && *file != failed->id) {
+        throw control::FrameError("content of two files on one stream");
+      }
+      ended = true;
+      deliver_(std::move(*failed));
+    } else {
+      throw control::FrameError("unexpected frame type " +
+                                std::to_string(static_cast<int>(frame->type)) +
+                                " on a file stream");
+    }
+  }
+  if (!file && !ended) throw control::FrameError("a file stream without content");
+  const uint8_t reply = kAcknowledged;
+  stream.write_all(&reply, 1);
+  stream.close_write();
+}
+
+}  // namespace arsync::dataplane

@@ -1,0 +1,111 @@
+// Over QUIC, each file's content travels on a bidirectional stream of its own, and a large
+// file on several: its ranges, one stream each. The receiver reads every stream to its end,
+// hands the content to the engine (which lands it with positional writes) and acknowledges
+// on the same stream with one byte and FIN; that acknowledgement frees the sender's slot.
+// A lost packet then stalls one file, not every file behind it, and many small files are in
+// flight at once without waiting for each other. The file list, requests and the delta
+// exchange stay on the control stream (docs/PROTOCOL.md, "QUIC streams").
+//
+//   stream: "ARSF" | content_chunk frame ... | [content_failed frame] | FIN
+//   reply:  0x00 | FIN
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "arsync/engine/channel.h"
+#include "dataplane/quic_connection.h"
+
+namespace arsync::dataplane {
+
+inline constexpr char kFileStreamPreamble[] = "ARSF";
+
+struct FileStreamOptions {
+  // File streams in flight at once (--streams): opened and not yet acknowledged.
+  uint32_t max_streams = 64;
+  // A file's bytes per stream: a larger file is cut into ranges, each on a stream of its own.
+  uint64_t range_size = 16u << 20;
+};
+
+// Sending side. Any thread may send; the chunks of one file come from one thread, in order.
+class FileStreamSender {
+ public:
+  FileStreamSender(QuicConnection& connection, FileStreamOptions options);
+  // Call finish() first for a clean end; otherwise the connection must be over (aborted),
+  // so that the thread reading the acknowledgements can end.
+  ~FileStreamSender();
+  FileStreamSender(const FileStreamSender&) = delete;
+  FileStreamSender& operator=(const FileStreamSender&) = delete;
+
+  // Throws QuicError (or another exception) once the connection failed.
+  void send(engine::ContentChunk&& chunk);
+  // A file whose stream is open ends on that stream with its failure (true); otherwise the
+  // caller sends the failure on the control stream (false).
+  bool send_failure(const engine::ContentFailed& failed);
+  // Returns once every stream was acknowledged; throws the first failure.
+  void finish();
+
+ private:
+  struct OpenFile {
+    int64_t stream = -1;
+    uint64_t range_start = 0;
+  };
+  int64_t open_file_stream();
+  void write_frame(int64_t stream, uint8_t type, fsio::ByteBuffer&& payload, bool fin);
+  void finished(uint64_t id, int64_t stream);
+  void read_acknowledgements();
+  void fail(const std::string& message);
+
+  QuicConnection& connection_;
+  const FileStreamOptions options_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::unordered_map<uint64_t, OpenFile> open_;  // by file id
+  std::deque<int64_t> finished_;                 // FIN written, acknowledgement awaited
+  uint32_t in_flight_ = 0;
+  bool stopping_ = false;
+  std::string error_;
+  std::thread acknowledgements_;
+};
+
+// Receiving side: threads that accept the peer's file streams and read them.
+class FileStreamReceiver {
+ public:
+  // Gets each content message; may block (that holds the stream, and QUIC flow control
+  // holds the sender).
+  using Deliver = std::function<void(engine::ContentMessage&&)>;
+
+  FileStreamReceiver(QuicConnection& connection, Deliver deliver, size_t readers = 4);
+  // stop(), then joins the readers.
+  ~FileStreamReceiver();
+  FileStreamReceiver(const FileStreamReceiver&) = delete;
+  FileStreamReceiver& operator=(const FileStreamReceiver&) = delete;
+
+  // No more file streams will come (every one was acknowledged): readers end once idle.
+  void stop();
+  // The first malformed stream or connection failure, or "".
+  std::string error() const;
+  // File streams read to their end and acknowledged.
+  uint64_t streams_read() const;
+
+ private:
+  void read_streams();
+  void read_one(int64_t stream);
+
+  QuicConnection& connection_;
+  Deliver deliver_;
+  mutable std::mutex mutex_;
+  std::string error_;
+  int busy_ = 0;  // readers inside a stream
+  uint64_t streams_read_ = 0;
+  std::vector<std::thread> readers_;
+};
+
+}  // namespace arsync::dataplane
