@@ -51,6 +51,7 @@ int64_t FileStreamSender::open_file_stream() {
     changed_.wait(lock, [&] { return in_flight_ < options_.max_streams || !error_.empty(); });
     if (!error_.empty()) throw QuicError(error_);
     ++in_flight_;
+    ++opened_;
   }
   try {
     const int64_t stream = connection_.open_stream();
@@ -136,6 +137,11 @@ void FileStreamSender::finish() {
   std::unique_lock lock(mutex_);
   changed_.wait(lock, [&] { return in_flight_ == 0 || !error_.empty(); });
   if (!error_.empty()) throw QuicError(error_);
+}
+
+uint64_t FileStreamSender::streams_opened() const {
+  std::lock_guard lock(mutex_);
+  return opened_;
 }
 
 void FileStreamSender::read_acknowledgements() {

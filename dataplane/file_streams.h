@@ -51,6 +51,8 @@ class FileStreamSender {
   bool send_failure(const engine::ContentFailed& failed);
   // Returns once every stream was acknowledged; throws the first failure.
   void finish();
+  // File streams opened so far.
+  uint64_t streams_opened() const;
 
  private:
   struct OpenFile {
@@ -65,11 +67,12 @@ class FileStreamSender {
 
   QuicConnection& connection_;
   const FileStreamOptions options_;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::condition_variable changed_;
   std::unordered_map<uint64_t, OpenFile> open_;  // by file id
   std::deque<int64_t> finished_;                 // FIN written, acknowledgement awaited
   uint32_t in_flight_ = 0;
+  uint64_t opened_ = 0;
   bool stopping_ = false;
   std::string error_;
   std::thread acknowledgements_;

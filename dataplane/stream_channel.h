@@ -92,6 +92,8 @@ class StreamSenderChannel final : public engine::SenderChannel, public StreamCha
   std::optional<engine::RequestMessage> next_request() override;
   void send_content(engine::ContentMessage&& message) override;
   void end_content() override;
+  // File streams this side opened (0 without ContentStreams).
+  uint64_t file_streams() const { return files_ ? files_->streams_opened() : 0; }
 
  private:
   bool on_frame(control::Frame& frame) override;
@@ -113,6 +115,8 @@ class StreamReceiverChannel final : public engine::ReceiverChannel, public Strea
   void request(engine::RequestMessage request) override;
   void end_requests() override;
   std::optional<engine::ContentMessage> next_content() override;
+  // File streams read to their end (0 without ContentStreams).
+  uint64_t file_streams() const { return files_ ? files_->streams_read() : 0; }
 
  private:
   bool on_frame(control::Frame& frame) override;

@@ -293,6 +293,7 @@ int sync_remote(const CommandLine& cmd) {
       quic_stream ? static_cast<control::ByteStream&>(*quic_stream) : channel;
   control::FrameWriter& data_out = quic_writer ? *quic_writer : writer;
   const control::PeerMessages data_peer = quic.connection ? control::PeerMessages{} : peer;
+  uint64_t file_streams = 0;
   if (protocol_error.empty() && push) {
     std::vector<fsio::SourceSpec> sources;
     for (const auto& p : plan.local_paths) sources.push_back({p, {}});
@@ -301,12 +302,14 @@ int sync_remote(const CommandLine& cmd) {
                                         content_streams(quic.connection.get(), cmd.streams));
     engine::run_sender(sources, cmd.sync, report, data);
     protocol_error = data.error();
+    file_streams = data.file_streams();
   } else if (protocol_error.empty()) {
     dataplane::StreamReceiverChannel data(data_in, data_out, data_peer,
                                           content_streams(quic.connection.get(), cmd.streams));
     engine::run_receiver(engine::Destination{local_dest.dest_fd.get(), local_dest.dest_created},
                          cmd.sync, report, data);
     protocol_error = data.error();
+    file_streams = data.file_streams();
   }
   if (quic_writer && protocol_error.empty()) {
     try {
@@ -355,8 +358,12 @@ int sync_remote(const CommandLine& cmd) {
   std::fflush(stdout);
   print_summary(stdout, report, elapsed, cmd.sync.dry_run);
   if (cmd.output.stats) {
-    std::printf("Data transport: %s\n",
-                quic.connection ? ("QUIC, UDP " + quic.endpoint).c_str() : "SSH channel");
+    if (quic.connection) {
+      std::printf("Data transport: QUIC, UDP %s, %llu file streams\n", quic.endpoint.c_str(),
+                  static_cast<unsigned long long>(file_streams));
+    } else {
+      std::printf("Data transport: SSH channel\n");
+    }
   }
   return worse(report.exit_code(), remote_code);
 }

@@ -7,6 +7,8 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <random>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -75,13 +77,64 @@ TEST_F(QuicTransportTest, PushAndPullTheTrickyTreeOverQuic) {
   EXPECT_TRUE(e2e::sameTree(src, (base_ / "pulled").string()));
 }
 
-TEST_F(QuicTransportTest, QuicIsTheDefaultAndCarriesManyFiles) {
+TEST_F(QuicTransportTest, QuicIsTheDefaultAndCarriesAThousandFilesInFlight) {
   make_source(1500, 3000);
-  auto push = arsync({"-a", "--stats", (base_ / "src").string() + "/", remote(base_ / "dst") + "/"},
+  // A stream per file, as many as 1000 at once, both ways.
+  auto push = arsync({"-a", "--stats", "--streams", "1000", (base_ / "src").string() + "/",
+                      remote(base_ / "dst") + "/"},
                      sshd_->plain_key_path());
   ASSERT_EQ(push.exit_code, 0) << push.describe();
   EXPECT_TRUE(e2e::contains(push.out, "Data transport: QUIC")) << push.out;
+  EXPECT_TRUE(e2e::contains(push.out, ", 1500 file streams")) << push.out;
   EXPECT_TRUE(e2e::sameTree((base_ / "src").string(), (base_ / "dst").string()));
+
+  auto pull = arsync({"-a", "--stats", "--streams", "1000", remote(base_ / "src") + "/",
+                      (base_ / "pulled").string() + "/"},
+                     sshd_->plain_key_path());
+  ASSERT_EQ(pull.exit_code, 0) << pull.describe();
+  EXPECT_TRUE(e2e::contains(pull.out, ", 1500 file streams")) << pull.out;
+  EXPECT_TRUE(e2e::sameTree((base_ / "src").string(), (base_ / "pulled").string()));
+}
+
+TEST_F(QuicTransportTest, AFileLargerThanTheRangeSizeTravelsAsRangesOnParallelStreams) {
+  // 40 MiB and a bit of random bytes: three 16 MiB ranges, each on a stream of its own,
+  // landing with positional writes in whatever order they complete.
+  fs::create_directories(base_ / "src");
+  {
+    std::ofstream out(base_ / "src/big.bin", std::ios::binary);
+    std::mt19937_64 rng(42);
+    std::vector<uint64_t> block(1 << 16);
+    for (int i = 0; i < 80; ++i) {
+      for (auto& word : block) word = rng();
+      out.write(reinterpret_cast<const char*>(block.data()), block.size() * sizeof block[0]);
+    }
+    out << "tail";
+  }
+  auto push = arsync({"-a", "--stats", "--transport", "quic", "--streams", "4",
+                      (base_ / "src").string() + "/", remote(base_ / "dst") + "/"},
+                     sshd_->plain_key_path());
+  ASSERT_EQ(push.exit_code, 0) << push.describe();
+  EXPECT_TRUE(e2e::contains(push.out, ", 3 file streams")) << push.out;
+  EXPECT_TRUE(e2e::sameTree((base_ / "src").string(), (base_ / "dst").string()));
+
+  auto pull = arsync({"-a", "--stats", "--transport", "quic", remote(base_ / "src") + "/",
+                      (base_ / "pulled").string() + "/"},
+                     sshd_->plain_key_path());
+  ASSERT_EQ(pull.exit_code, 0) << pull.describe();
+  EXPECT_TRUE(e2e::contains(pull.out, ", 3 file streams")) << pull.out;
+  EXPECT_TRUE(e2e::sameTree((base_ / "src").string(), (base_ / "pulled").string()));
+}
+
+TEST_F(QuicTransportTest, StreamsOutOfRangeIsAUsageError) {
+  make_source(1, 10);
+  for (const char* bad : {"0", "1001", "many"}) {
+    auto run = arsync(
+        {"-a", "--streams", bad, (base_ / "src").string() + "/", remote(base_ / "dst") + "/"},
+        sshd_->plain_key_path());
+    EXPECT_EQ(run.exit_code, 1) << bad << "\n" << run.describe();
+    EXPECT_TRUE(e2e::contains(run.err, "--streams")) << run.err;
+  }
+  EXPECT_FALSE(fs::exists(base_ / "dst"));
 }
 
 TEST_F(QuicTransportTest, HelperWithoutQuicFallsBackToSshOrFailsWhenQuicIsRequired) {
