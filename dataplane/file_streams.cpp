@@ -74,7 +74,7 @@ void FileStreamSender::write_frame(int64_t stream, uint8_t type, fsio::ByteBuffe
   const size_t size = payload.size();
   payload.grow_front(control::kFrameHeaderSize);
   control::write_frame_header(static_cast<FrameType>(type), size, payload.data());
-  connection_.write(stream, payload, fin);
+  connection_.write(stream, std::move(payload), fin);
 }
 
 void FileStreamSender::send(engine::ContentChunk&& chunk) {

@@ -75,10 +75,10 @@ void QuicConnection::stop_accepting() {
 }
 
 void QuicConnection::write(int64_t stream, std::span<const uint8_t> data, bool fin) {
-  exchange_.write(stream, std::vector<uint8_t>(data.begin(), data.end()), fin);
+  exchange_.write(stream, fsio::ByteBuffer::copy_of(data), fin);
 }
 
-void QuicConnection::write(int64_t stream, std::vector<uint8_t>&& data, bool fin) {
+void QuicConnection::write(int64_t stream, fsio::ByteBuffer&& data, bool fin) {
   exchange_.write(stream, std::move(data), fin);
 }
 

@@ -71,15 +71,15 @@ class QuicConnection {
   void stop_accepting();
 
   // Queues bytes on a stream, with `fin` after them if set. The bytes are copied (the span
-  // form) or taken over (the vector form) and stay in memory until the peer acknowledges
-  // them; a write blocks while more than options.send_buffer bytes of the connection, or
-  // options.stream_send_buffer of this stream, are unacknowledged (backpressure). Throws
+  // form) or taken over (the ByteBuffer form, no copy) and stay in memory until the peer
+  // acknowledges them; a write blocks while more than options.send_buffer bytes of the connection,
+  // or options.stream_send_buffer of this stream, are unacknowledged (backpressure). Throws
   // QuicStreamReset if the peer refused the stream, QuicError if the connection is over,
   // std::logic_error for a stream that is not open or already finished.
   void write(int64_t stream, std::span<const uint8_t> data, bool fin = false);
-  void write(int64_t stream, std::vector<uint8_t>&& data, bool fin = false);
+  void write(int64_t stream, fsio::ByteBuffer&& data, bool fin = false);
   // No more bytes on this stream (FIN).
-  void finish(int64_t stream) { write(stream, std::vector<uint8_t>{}, true); }
+  void finish(int64_t stream) { write(stream, fsio::ByteBuffer{}, true); }
 
   // Reads what arrived on a stream, in order: blocks until at least one byte is there and
   // returns up to out.size() bytes; returns 0 at the end of the stream (after which the

@@ -22,7 +22,6 @@ constexpr size_t kInitialDcidLength = 18;
 constexpr int kMaxBatchesPerSend = 8;
 // After our CONNECTION_CLOSE we answer stray packets with it again for 3 PTO (RFC 9000,
 // 10.2), but never longer than this.
-constexpr QuicTimestamp kMaxClosingPeriod = 1'000'000'000;
 
 ngtcp2_cc_algo to_ngtcp2(CongestionControl cc) {
   switch (cc) {
@@ -335,15 +334,18 @@ void QuicSession::give_up(const std::string& why) {
 void QuicSession::abort(uint64_t app_error_code, const std::string& why) {
   if (state_ != State::handshake && state_ != State::established) return;
   ngtcp2_connection_close_error_set_application_error(&last_error_, app_error_code, nullptr, 0);
-  enter_closing(quic_now(), why, /*linger=*/false);
+  enter_closing(quic_now(), why);
 }
 
 void QuicSession::close_cleanly(QuicTimestamp now) {
+  // No closing period: both ends close on their own once the session's completion has
+  // crossed the SSH channel, so neither waits for the other's CONNECTION_CLOSE, and a
+  // lingering loop only delayed every run's exit by 3 PTO.
   ngtcp2_connection_close_error_set_application_error(&last_error_, 0, nullptr, 0);
-  enter_closing(now, "", /*linger=*/true);
+  enter_closing(now, "");
 }
 
-void QuicSession::enter_closing(QuicTimestamp now, const std::string& why, bool linger) {
+void QuicSession::enter_closing(QuicTimestamp now, const std::string& why) {
   exchange_.finish(why);
   close_packet_.assign(NGTCP2_MAX_PMTUD_UDP_PAYLOAD_SIZE, 0);
   ngtcp2_path_storage ps;
@@ -359,9 +361,7 @@ void QuicSession::enter_closing(QuicTimestamp now, const std::string& why, bool 
   close_packet_.resize(static_cast<size_t>(n));
   close_packet_due_ = true;
   state_ = State::closing;
-  closing_deadline_ = linger ? now + std::min<QuicTimestamp>(3 * ngtcp2_conn_get_pto(conn_.get()),
-                                                             kMaxClosingPeriod)
-                             : now;
+  closing_deadline_ = now;
 }
 
 std::string QuicSession::describe_peer_close() const {
@@ -407,18 +407,16 @@ void QuicSession::handle_error(int rv, QuicTimestamp now) {
     case NGTCP2_ERR_CRYPTO: {
       uint8_t alert = ngtcp2_conn_get_tls_alert(conn_.get());
       ngtcp2_connection_close_error_set_transport_error_tls_alert(&last_error_, alert, nullptr, 0);
-      enter_closing(now,
-                    std::string(state_ == State::handshake ? "QUIC handshake with "
-                                                           : "QUIC connection with ") +
-                        remote_.to_string() + " failed: TLS alert " + describe_tls_alert(alert),
-                    /*linger=*/false);
+      enter_closing(now, std::string(state_ == State::handshake ? "QUIC handshake with "
+                                                                : "QUIC connection with ") +
+                             remote_.to_string() + " failed: TLS alert " +
+                             describe_tls_alert(alert));
       return;
     }
     default:
       ngtcp2_connection_close_error_set_transport_error_liberr(&last_error_, rv, nullptr, 0);
       enter_closing(
-          now, "QUIC connection with " + remote_.to_string() + " failed: " + ngtcp2_strerror(rv),
-          /*linger=*/false);
+          now, "QUIC connection with " + remote_.to_string() + " failed: " + ngtcp2_strerror(rv));
       return;
   }
 }
@@ -464,9 +462,8 @@ void QuicSession::on_timer(QuicTimestamp now) {
             milliseconds_text(options_.idle_timeout));
   } else {
     ngtcp2_connection_close_error_set_transport_error_liberr(&last_error_, rv, nullptr, 0);
-    enter_closing(now,
-                  "QUIC connection with " + remote_.to_string() + " failed: " + ngtcp2_strerror(rv),
-                  /*linger=*/false);
+    enter_closing(
+        now, "QUIC connection with " + remote_.to_string() + " failed: " + ngtcp2_strerror(rv));
   }
 }
 
@@ -707,10 +704,8 @@ QuicSession::SendResult QuicSession::send(UdpSocket& socket) {
         (void)send_batch(socket, 0, used, segment);
         ngtcp2_connection_close_error_set_transport_error_liberr(&last_error_, static_cast<int>(n),
                                                                  nullptr, 0);
-        enter_closing(now,
-                      "QUIC connection with " + remote_.to_string() +
-                          " failed: " + ngtcp2_strerror(static_cast<int>(n)),
-                      /*linger=*/false);
+        enter_closing(now, "QUIC connection with " + remote_.to_string() +
+                               " failed: " + ngtcp2_strerror(static_cast<int>(n)));
         return SendResult::more;  // the next call sends the CONNECTION_CLOSE
       }
       on_accepted(slice, accepted);

@@ -88,7 +88,7 @@ class QuicSession {
   // Bytes written on one stream that ngtcp2 may still need: it does not copy stream data,
   // it keeps pointers until the peer acknowledges.
   struct SendStream {
-    std::deque<std::vector<uint8_t>> chunks;
+    std::deque<fsio::ByteBuffer> chunks;
     uint64_t chunks_offset = 0;  // stream offset of chunks.front()
     size_t cursor = 0;           // the chunk holding offset `sent`
     uint64_t cursor_offset = 0;  // its stream offset
@@ -127,9 +127,8 @@ class QuicSession {
   void start_tls();
   ngtcp2_path path();
   void handle_error(int rv, QuicTimestamp now);
-  // Sends CONNECTION_CLOSE (last_error_) and tells the application `why`; with `linger`,
-  // stays to repeat it for a closing period.
-  void enter_closing(QuicTimestamp now, const std::string& why, bool linger);
+  // Sends CONNECTION_CLOSE (last_error_) once and tells the application `why`.
+  void enter_closing(QuicTimestamp now, const std::string& why);
   void close_cleanly(QuicTimestamp now);
   bool all_delivered() const;
   std::string describe_peer_close() const;

@@ -133,7 +133,7 @@ void StreamExchange::stop_accepting() {
   incoming_.notify_all();
 }
 
-void StreamExchange::write(int64_t stream, std::vector<uint8_t>&& data, bool fin) {
+void StreamExchange::write(int64_t stream, fsio::ByteBuffer&& data, bool fin) {
   std::unique_lock lock(mutex_);
   auto state = find(stream);
   if (state->fin_written)

@@ -22,6 +22,7 @@
 
 #include "dataplane/quic_options.h"
 #include "dataplane/wakeup_fd.h"
+#include "fsio/byte_buffer.h"
 
 namespace arsync::dataplane {
 
@@ -48,9 +49,9 @@ struct StreamCommand {
   enum class Kind { open, write, reset };
   Kind kind = Kind::write;
   int64_t stream = -1;
-  std::vector<uint8_t> data;  // write
-  bool fin = false;           // write
-  uint64_t code = 0;          // reset
+  fsio::ByteBuffer data;  // write
+  bool fin = false;       // write
+  uint64_t code = 0;      // reset
 };
 
 struct LoopCommands {
@@ -89,7 +90,7 @@ class StreamExchange {
   std::optional<int64_t> try_open_stream();
   std::optional<int64_t> accept_stream();
   void stop_accepting();
-  void write(int64_t stream, std::vector<uint8_t>&& data, bool fin);
+  void write(int64_t stream, fsio::ByteBuffer&& data, bool fin);
   size_t read(int64_t stream, std::span<uint8_t> out);
   void reset(int64_t stream, uint64_t code);
   void request_close();

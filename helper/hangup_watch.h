@@ -4,16 +4,17 @@
 // arriving there (the client's ack_complete) just ends the watch.
 #pragma once
 
-#include <atomic>
 #include <functional>
 #include <thread>
+
+#include "dataplane/wakeup_fd.h"
 
 namespace arsync::helper {
 
 class HangupWatch {
  public:
   HangupWatch(int fd, std::function<void()> on_hangup);
-  // Stops watching (within kPollInterval).
+  // Stops watching, at once.
   ~HangupWatch();
   HangupWatch(const HangupWatch&) = delete;
   HangupWatch& operator=(const HangupWatch&) = delete;
@@ -23,7 +24,7 @@ class HangupWatch {
 
   int fd_;
   std::function<void()> on_hangup_;
-  std::atomic<bool> stop_{false};
+  dataplane::WakeupFd stop_;
   std::thread thread_;
 };
 

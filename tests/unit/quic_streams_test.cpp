@@ -174,7 +174,7 @@ TEST(QuicStreams, LargeTransferAcrossFourStreamsArrivesIntact) {
         fill(piece, 1000 + s, offset);
         XXH3_64bits_update(state, piece.data(), piece.size());
         // The vector form hands the buffer over without a copy.
-        pair.client->write(stream, std::vector<uint8_t>(piece), offset + kPiece == kPerStream);
+        pair.client->write(stream, fsio::ByteBuffer::copy_of(piece), offset + kPiece == kPerStream);
       }
       uint64_t hash = XXH3_64bits_digest(state);
       XXH3_freeState(state);
