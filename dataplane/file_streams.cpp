@@ -122,7 +122,7 @@ void FileStreamSender::finished(uint64_t id, int64_t stream) {
   changed_.notify_all();
 }
 
-void FileStreamSender::finish() {
+uint64_t FileStreamSender::end() {
   std::vector<std::pair<uint64_t, int64_t>> unfinished;
   {
     std::lock_guard lock(mutex_);
@@ -134,6 +134,10 @@ void FileStreamSender::finish() {
     connection_.finish(stream);
     finished(id, stream);
   }
+  return streams_opened();
+}
+
+void FileStreamSender::wait_acknowledged() {
   std::unique_lock lock(mutex_);
   changed_.wait(lock, [&] { return in_flight_ == 0 || !error_.empty(); });
   if (!error_.empty()) throw QuicError(error_);
@@ -201,6 +205,47 @@ void FileStreamReceiver::stop() {
   connection_.stop_accepting();
 }
 
+void FileStreamReceiver::expect(uint64_t total, std::function<void()> over) {
+  {
+    std::lock_guard lock(mutex_);
+    expected_ = total;
+    over_ = std::move(over);
+  }
+  end_if_over();
+}
+
+void FileStreamReceiver::end_if_over() {
+  std::function<void()> over;
+  bool excess = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (!expected_) return;
+    if (streams_read_ > *expected_) {
+      excess = true;
+      if (error_.empty()) error_ = "more file streams than the sender announced";
+    }
+    if (over_ && (!error_.empty() || streams_read_ == *expected_)) {
+      over = std::move(over_);
+      over_ = nullptr;
+    }
+  }
+  if (excess) connection_.abort();
+  if (over) {
+    stop();
+    over();
+  }
+}
+
+void FileStreamReceiver::fail(const std::string& message) {
+  {
+    std::lock_guard lock(mutex_);
+    if (error_.empty()) error_ = message;
+  }
+  // The sender would wait for an acknowledgement for ever.
+  connection_.abort();
+  end_if_over();
+}
+
 std::string FileStreamReceiver::error() const {
   std::lock_guard lock(mutex_);
   return error_;
@@ -217,8 +262,7 @@ void FileStreamReceiver::read_streams() {
     try {
       stream = connection_.accept_stream();
     } catch (const std::exception& e) {
-      std::lock_guard lock(mutex_);
-      if (error_.empty()) error_ = e.what();
+      fail(e.what());
       return;
     }
     if (!stream) return;
@@ -228,15 +272,13 @@ void FileStreamReceiver::read_streams() {
     }
     try {
       read_one(*stream);
-      std::lock_guard lock(mutex_);
-      ++streams_read_;
-    } catch (const std::exception& e) {
       {
         std::lock_guard lock(mutex_);
-        if (error_.empty()) error_ = "QUIC stream " + std::to_string(*stream) + ": " + e.what();
+        ++streams_read_;
       }
-      // The sender would wait for this stream's acknowledgement for ever.
-      connection_.abort();
+      end_if_over();
+    } catch (const std::exception& e) {
+      fail("QUIC stream " + std::to_string(*stream) + ": " + e.what());
     }
     std::lock_guard lock(mutex_);
     --busy_;

@@ -15,6 +15,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -49,8 +50,12 @@ class FileStreamSender {
   // A file whose stream is open ends on that stream with its failure (true); otherwise the
   // caller sends the failure on the control stream (false).
   bool send_failure(const engine::ContentFailed& failed);
+  // Ends the stream of any file whose content stopped short (the receiver reports it as not
+  // received) and returns how many file streams were opened in all: what the receiver must
+  // read before the content is complete. No send() after it.
+  uint64_t end();
   // Returns once every stream was acknowledged; throws the first failure.
-  void finish();
+  void wait_acknowledged();
   // File streams opened so far.
   uint64_t streams_opened() const;
 
@@ -91,7 +96,11 @@ class FileStreamReceiver {
   FileStreamReceiver(const FileStreamReceiver&) = delete;
   FileStreamReceiver& operator=(const FileStreamReceiver&) = delete;
 
-  // No more file streams will come (every one was acknowledged): readers end once idle.
+  // The sender opened `total` file streams in all: `over` runs once, when every one of them
+  // was read (at once if they were) or when reading failed; the readers then end. More
+  // streams than that are a protocol error.
+  void expect(uint64_t total, std::function<void()> over);
+  // No more file streams will come: readers end once idle.
   void stop();
   // The first malformed stream or connection failure, or "".
   std::string error() const;
@@ -101,6 +110,9 @@ class FileStreamReceiver {
  private:
   void read_streams();
   void read_one(int64_t stream);
+  void fail(const std::string& message);
+  // Runs the `over` callback if it is due (all read, or failed) and has not run yet.
+  void end_if_over();
 
   QuicConnection& connection_;
   Deliver deliver_;
@@ -108,6 +120,8 @@ class FileStreamReceiver {
   std::string error_;
   int busy_ = 0;  // readers inside a stream
   uint64_t streams_read_ = 0;
+  std::optional<uint64_t> expected_;
+  std::function<void()> over_;
   std::vector<std::thread> readers_;
 };
 

@@ -162,16 +162,18 @@ void StreamSenderChannel::send_content(engine::ContentMessage&& message) {
 }
 
 void StreamSenderChannel::end_content() {
-  // Every file stream acknowledged means its content reached the receiving engine before
-  // content_end can (see dataplane/file_streams.h).
-  if (files_) {
-    try {
-      files_->finish();
-    } catch (const std::exception& e) {
-      fail(std::string("cannot send to the peer: ") + e.what());
-    }
+  if (!files_) {
+    send_frame(FrameType::content_end);
+    return;
   }
-  send_frame(FrameType::content_end);
+  // content_end may overtake the file streams' last bytes: it says how many there are, and
+  // the receiver ends the content once it has read them all.
+  send_frame(FrameType::content_end, encode_content_end(files_->end()));
+  try {
+    files_->wait_acknowledged();
+  } catch (const std::exception& e) {
+    fail(std::string("cannot send to the peer: ") + e.what());
+  }
 }
 
 bool StreamSenderChannel::on_frame(Frame& frame) {
@@ -295,15 +297,19 @@ bool StreamReceiverChannel::on_frame(Frame& frame) {
       }
       break;
     case FrameType::content_end:
+      if (content_ended_) break;
       content_ended_ = true;
-      if (files_) {
-        files_->stop();
-        if (std::string failed = files_->error(); !failed.empty()) {
-          throw control::FrameError("malformed data from the sender: " + failed);
-        }
+      if (!files_) {
+        if (!frame.payload.empty()) break;
+        content_.close();
+        return !list_ended_;
       }
-      content_.close();
-      return !list_ended_;
+      if (auto streams = decode_content_end(frame.payload, error)) {
+        content_in_streams_ = true;
+        files_->expect(*streams, [this] { content_.close(); });
+        return !list_ended_;
+      }
+      break;
     default:
       break;
   }
@@ -344,7 +350,9 @@ bool StreamReceiverChannel::join_part(fsio::DirBatch& batch, bool more, std::str
 
 void StreamReceiverChannel::on_end() {
   batches_.close();
-  content_.close();
+  // After a clean content_end over QUIC, file streams may still be arriving: the content
+  // ends when they are read (or fail), not with this stream.
+  if (!content_in_streams_ || !error().empty()) content_.close();
 }
 
 }  // namespace arsync::dataplane

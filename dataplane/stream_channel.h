@@ -127,6 +127,7 @@ class StreamReceiverChannel final : public engine::ReceiverChannel, public Strea
   std::optional<fsio::DirBatch> partial_;
   bool list_ended_ = false;
   bool content_ended_ = false;
+  bool content_in_streams_ = false;  // content_end came, with file streams still to read
   // The stream's reader thread never waits here (content frames queued behind a batch
   // could otherwise never reach the receiver that is waiting for them): it pushes past the
   // bound. The readers of file streams wait for room, and QUIC's flow control then holds

@@ -367,6 +367,22 @@ Bytes encode_failed(const engine::ContentFailed& failed) {
   return w.take();
 }
 
+Bytes encode_content_end(uint64_t file_streams) {
+  Writer w(1 + kMaxVarintBytes);
+  w.u8(kCodecVersion);
+  w.varint(file_streams);
+  return w.take();
+}
+
+std::optional<uint64_t> decode_content_end(std::span<const uint8_t> in, std::string& error) {
+  Reader r(in, error, "content_end");
+  uint64_t file_streams = 0;
+  if (!r.version() || !r.varint("file streams", kMaxFileStreamCount, file_streams) || !r.finish()) {
+    return std::nullopt;
+  }
+  return file_streams;
+}
+
 std::optional<engine::ContentFailed> decode_failed(std::span<const uint8_t> in,
                                                    std::string& error) {
   Reader r(in, error, "failed");

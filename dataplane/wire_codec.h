@@ -52,6 +52,12 @@ std::optional<engine::ContentChunk> decode_chunk(fsio::ByteBuffer&& in, std::str
 Bytes encode_failed(const engine::ContentFailed& failed);
 std::optional<engine::ContentFailed> decode_failed(std::span<const uint8_t> in, std::string& error);
 
+// content_end over QUIC: how many file streams the sender opened, so that the receiver ends
+// the content once it has read them all (over SSH the frame is empty).
+inline constexpr uint64_t kMaxFileStreamCount = 1ull << 48;
+Bytes encode_content_end(uint64_t file_streams);
+std::optional<uint64_t> decode_content_end(std::span<const uint8_t> in, std::string& error);
+
 // One message of a file's delta exchange (a signature, an answer, a probe or a recipe part,
 // as merkle/delta_codec.h encodes them), addressed to the file's id. Its frame type says
 // which it is; the message itself is decoded, as strictly, by the engine, which sends the

@@ -102,6 +102,8 @@ std::vector<dataplane::Bytes> failures() {
       dataplane::encode_failed({1, false, ""}),
       dataplane::encode_failed({7, true, "send_files failed to open \"a\": No such file (2)"}),
       dataplane::encode_failed({1ull << 50, false, "\xff\xfe bytes"}),
+      dataplane::encode_content_end(0),
+      dataplane::encode_content_end(1500),
   };
 }
 

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <future>
 #include <map>
 #include <mutex>
 #include <random>
@@ -72,6 +73,15 @@ std::vector<uint8_t> random_bytes(size_t size, unsigned seed) {
   return out;
 }
 
+// The sender's end, as the channels do it: the count of streams, then the acknowledgements;
+// the receiver's content is over once it has read that many.
+void finish(FileStreamSender& sender, FileStreamReceiver& receiver) {
+  std::promise<void> over;
+  receiver.expect(sender.end(), [&] { over.set_value(); });
+  sender.wait_acknowledged();
+  EXPECT_EQ(over.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
+}
+
 TEST(FileStreams, AThousandFilesAreInFlightAtOnce) {
   Pair pair = connect_pair();
   Received received;
@@ -86,8 +96,7 @@ TEST(FileStreams, AThousandFilesAreInFlightAtOnce) {
   for (uint64_t i = 0; i < kFiles; ++i) {
     sender.send(chunk_of(i + 1, contents[i], 100, contents[i].size() - 100));
   }
-  sender.finish();
-  receiver.stop();
+  finish(sender, receiver);
   EXPECT_EQ(receiver.streams_read(), kFiles);
   EXPECT_EQ(receiver.error(), "");
   for (uint64_t i = 0; i < kFiles; ++i) ASSERT_EQ(received.file(i + 1), contents[i]);
@@ -103,8 +112,7 @@ TEST(FileStreams, ALargeFileTravelsAsRangesOnStreamsOfTheirOwn) {
   for (uint64_t at = 0; at < content.size(); at += kPiece) {
     sender.send(chunk_of(7, content, at, std::min<size_t>(kPiece, content.size() - at)));
   }
-  sender.finish();
-  receiver.stop();
+  finish(sender, receiver);
   EXPECT_EQ(receiver.streams_read(), 6u);  // five whole MiB ranges and the rest
   EXPECT_EQ(received.file(7), content);
   std::lock_guard lock(received.mutex);
@@ -123,8 +131,7 @@ TEST(FileStreams, AFailureEndsTheFilesOwnStream) {
   EXPECT_TRUE(sender.send_failure(failed));
   // A file with no stream open: the caller sends the failure elsewhere.
   EXPECT_FALSE(sender.send_failure({5, true, "vanished"}));
-  sender.finish();
-  receiver.stop();
+  finish(sender, receiver);
   std::lock_guard lock(received.mutex);
   ASSERT_EQ(received.failed.count(4), 1u);
   EXPECT_EQ(received.failed[4].message, "read error");

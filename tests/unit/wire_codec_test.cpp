@@ -622,6 +622,25 @@ TEST(WireCodec, RoundTripsChunks) {
   EXPECT_GE(copied.front_room(), kFrameRoom);
 }
 
+TEST(WireCodec, ContentEndCarriesTheCountOfFileStreams) {
+  std::string error;
+  for (uint64_t count : {uint64_t{0}, uint64_t{1}, uint64_t{1000}, kMaxFileStreamCount}) {
+    auto decoded = decode_content_end(encode_content_end(count), error);
+    ASSERT_TRUE(decoded) << error;
+    EXPECT_EQ(*decoded, count);
+  }
+  Bytes good = encode_content_end(5);
+  Bytes trailing = good;
+  trailing.push_back(0);
+  Bytes version = good;
+  version[0] ^= 0x40;
+  for (const Bytes& bad : {Bytes{}, trailing, version, encode_content_end(kMaxFileStreamCount + 1),
+                           Bytes{good[0], 0x80}}) {
+    EXPECT_FALSE(decode_content_end(bad, error));
+    EXPECT_NE(error, "");
+  }
+}
+
 TEST(WireCodec, RejectsMalformedChunks) {
   Bytes oversized =
       encode_chunk(ContentChunk{1, 0, bytes_of(std::string(kMaxChunkData + 1, 'y')), false, {}});
