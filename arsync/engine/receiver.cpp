@@ -106,6 +106,7 @@ class Receiver {
     while (auto batch = channel_.next_batch()) {
       if (!cancelled()) process_batch(*batch);
     }
+    if (!cancelled()) release_held_new();
     if (!cancelled()) resolve_hardlink_groups();
     {
       std::unique_lock lock(mutex_);
@@ -193,7 +194,8 @@ class Receiver {
       add_unlisted(dir_fd, batch);
     }
 
-    std::vector<char> via_index(batch.entries.size(), 0);
+    enum : char { kNone, kIndex, kHold };
+    std::vector<char> via_index(batch.entries.size(), kNone);
     for (size_t i = 0; i < batch.entries.size(); ++i) {
       if (!valid[i]) continue;
       const FileEntry& e = batch.entries[i];
@@ -208,7 +210,12 @@ class Receiver {
         valid[i] = false;
         continue;
       }
-      via_index[i] = wants_index_delta(e, decisions[i]);
+      if (may_hold_new(e, decisions[i])) {
+        via_index[i] = kHold;  // counted as a delta until it is known not to be one
+        ++held_new_count_;
+      } else if (wants_index_delta(e, decisions[i])) {
+        via_index[i] = kIndex;
+      }
       note_decision(e, decisions[i], wants_delta(decisions[i]) || via_index[i]);
     }
 
@@ -224,8 +231,13 @@ class Receiver {
     for (size_t i = 0; i < batch.entries.size(); ++i) {
       if (valid[i] && decisions[i].action == Action::transfer) {
         if (decisions[i].replace && !clear_way(dir_fd, batch.entries[i], false)) continue;
-        wanted.push_back({dir, std::move(batch.entries[i]), decisions[i].final_mode, false,
-                          wants_delta(decisions[i]) || via_index[i], via_index[i] != 0});
+        PendingFile file{dir,
+                         std::move(batch.entries[i]),
+                         decisions[i].final_mode,
+                         false,
+                         wants_delta(decisions[i]) || via_index[i],
+                         via_index[i] != 0};
+        (via_index[i] == kHold ? held_new_ : wanted).push_back(std::move(file));
       }
     }
     request(wanted);
@@ -305,6 +317,27 @@ class Receiver {
   bool wants_index_delta(const FileEntry& e, const Decision& d) const {
     return index_ && d.action == Action::transfer && (d.created || d.replace) &&
            e.type == FileType::regular && index_->may_have(e.size);
+  }
+
+  // New files wait for the end of the file list (up to kMaxHeldNew of them) when the
+  // destination existed before the run: the sender's walk lists directories in no fixed
+  // order, so the file a new one was moved or copied from may be listed after it.
+  static constexpr size_t kMaxHeldNew = 4096;
+  bool may_hold_new(const FileEntry& e, const Decision& d) const {
+    return index_ && !dest_.root_created && held_new_count_ < kMaxHeldNew &&
+           d.action == Action::transfer && (d.created || d.replace) &&
+           e.type == FileType::regular && e.size >= kIndexDeltaFrom;
+  }
+
+  // At the end of the list: the new files held back, as deltas from the index where it
+  // has candidates for them, whole otherwise.
+  void release_held_new() {
+    for (PendingFile& file : held_new_) {
+      file.delta = file.from_index = index_->may_have(file.entry.size);
+      if (!file.delta) report_.stats().literal_data += file.entry.size;
+    }
+    request(held_new_);
+    held_new_.clear();
   }
 
   bool has_new_files(const DirBatch& batch, const std::vector<Decision>& decisions,
@@ -1059,6 +1092,8 @@ class Receiver {
   // Declared before the deltas that answer from it.
   std::unique_ptr<ReceiverIndex> index_;  // null unless deltas are on
   std::vector<HeldDeletion> held_;        // list thread only
+  std::vector<PendingFile> held_new_;     // list thread only
+  size_t held_new_count_ = 0;
 
   std::mutex mutex_;
   std::condition_variable idle_;

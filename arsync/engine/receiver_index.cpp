@@ -32,12 +32,11 @@ bool ReceiverIndex::add_leaving(std::string path, uint64_t size) {
 void ReceiverIndex::add_kept(std::string path, uint64_t size) {
   if (size < kIndexDeltaFrom || size > merkle::kMaxDeltaFileSize) return;
   std::lock_guard lock(mutex_);
-  auto it = kept_.find(size);
-  if (it == kept_.end()) {
-    if (kept_.size() == kMaxKeptSizes) return;
-    it = kept_.try_emplace(size).first;
-  }
-  if (it->second.size() < kMaxKeptPerSize) it->second.push_back(std::move(path));
+  if (kept_count_ == kMaxKept) return;
+  std::vector<std::string>& same = kept_[size];
+  if (same.size() == kMaxKeptPerSize) return;
+  same.push_back(std::move(path));
+  ++kept_count_;
 }
 
 bool ReceiverIndex::may_have(uint64_t size) const {

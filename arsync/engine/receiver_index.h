@@ -38,8 +38,8 @@ class ReceiverIndex {
  public:
   // Files leaving the tree, and files kept, at most this many of each.
   static constexpr size_t kMaxLeaving = 1 << 16;
-  static constexpr size_t kMaxKeptPerSize = 8;
-  static constexpr size_t kMaxKeptSizes = 1 << 16;
+  static constexpr size_t kMaxKept = 1 << 16;
+  static constexpr size_t kMaxKeptPerSize = 1024;
   // Bytes hashed: this much, plus twice the size of each new file that asked.
   static constexpr uint64_t kBaseAllowance = 64 << 20;
 
@@ -89,6 +89,7 @@ class ReceiverIndex {
   std::array<size_t, merkle::kMaxChunkBits + 1> leaving_by_bits_{};  // ever registered
   std::unordered_set<uint64_t> leaving_sizes_;                       // ever registered
   size_t leaving_count_ = 0;
+  size_t kept_count_ = 0;
   uint64_t allowance_ = kBaseAllowance;
   uint64_t hashed_ = 0;
   std::array<PerBits, merkle::kMaxChunkBits + 1> per_bits_;
