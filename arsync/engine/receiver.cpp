@@ -237,7 +237,12 @@ class Receiver {
                          false,
                          wants_delta(decisions[i]) || via_index[i],
                          via_index[i] != 0};
-        (via_index[i] == kHold ? held_new_ : wanted).push_back(std::move(file));
+        if (via_index[i] == kHold) {
+          file.dir = nullptr;  // reopened when released: held files could hold too many
+          held_new_.push_back(std::move(file));
+        } else {
+          wanted.push_back(std::move(file));
+        }
       }
     }
     request(wanted);
@@ -332,11 +337,27 @@ class Receiver {
   // At the end of the list: the new files held back, as deltas from the index where it
   // has candidates for them, whole otherwise.
   void release_held_new() {
-    for (PendingFile& file : held_new_) {
-      file.delta = file.from_index = index_->may_have(file.entry.size);
-      if (!file.delta) report_.stats().literal_data += file.entry.size;
+    // In slices, so that the open directories are those of the files in flight.
+    constexpr size_t kSlice = 64;
+    std::string dir_path;
+    DirFdPtr dir;
+    for (size_t start = 0; start < held_new_.size(); start += kSlice) {
+      std::vector<PendingFile> slice;
+      for (size_t i = start; i < std::min(held_new_.size(), start + kSlice); ++i) {
+        PendingFile& file = held_new_[i];
+        std::string parent(fsio::parent_path(file.entry.path));
+        if (!dir || parent != dir_path) {
+          dir = open_batch_dir(parent);
+          dir_path = std::move(parent);
+        }
+        if (!dir) continue;  // reported by open_batch_dir
+        file.dir = dir;
+        file.delta = file.from_index = index_->may_have(file.entry.size);
+        if (!file.delta) report_.stats().literal_data += file.entry.size;
+        slice.push_back(std::move(file));
+      }
+      request(slice);
     }
-    request(held_new_);
     held_new_.clear();
   }
 

@@ -44,6 +44,7 @@ bool ReceiverIndex::may_have(uint64_t size) const {
   const unsigned bits = merkle::chunk_params_for_size(size).bits;
   std::lock_guard lock(mutex_);
   if (leaving_by_bits_[bits] > 0) return true;
+  if (kept_sizes_hashed_.count(size)) return true;
   auto it = kept_.find(size);
   return it != kept_.end() && !it->second.empty();
 }
@@ -77,7 +78,10 @@ const merkle::ChunkIndex* ReceiverIndex::prepare(uint64_t size) {
     // A file of the same size leaving the tree makes this a rename or move: the kept files
     // of that size (often many, in trees of files of one size) are left alone.
     if (!leaving_sizes_.count(size)) {
-      if (auto it = kept_.find(size); it != kept_.end()) take(it->second, size);
+      if (auto it = kept_.find(size); it != kept_.end() && !it->second.empty()) {
+        take(it->second, size);
+        kept_sizes_hashed_.insert(size);
+      }
     }
   }
 

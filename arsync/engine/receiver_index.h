@@ -86,6 +86,7 @@ class ReceiverIndex {
   // Pending (not yet hashed) candidates, by (chunk bits, size).
   std::map<std::pair<unsigned, uint64_t>, std::vector<std::string>> leaving_;
   std::unordered_map<uint64_t, std::vector<std::string>> kept_;
+  std::unordered_set<uint64_t> kept_sizes_hashed_;  // sizes of kept files in the indexes
   std::array<size_t, merkle::kMaxChunkBits + 1> leaving_by_bits_{};  // ever registered
   std::unordered_set<uint64_t> leaving_sizes_;                       // ever registered
   size_t leaving_count_ = 0;

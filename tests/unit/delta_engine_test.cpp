@@ -416,6 +416,25 @@ TEST_F(DeltaEngineTest, ReceiverAsksForTheWholeFileFromASenderThatProbesTooMuch)
   expect_same("f");
 }
 
+// Many new files in many directories wait for the end of the list and are then asked for
+// in slices: all are rebuilt from the files they were moved from.
+TEST_F(DeltaEngineTest, ManyMovedFilesInManyDirectories) {
+  constexpr int kDirs = 300;
+  for (int i = 0; i < kDirs; ++i) {
+    const std::string content = random_bytes(2000 + static_cast<size_t>(i), 100 + i);
+    write_file(dst_ / ("old/d" + std::to_string(i)) / "f", content);
+    write_file(src_ / ("new/d" + std::to_string(i)) / "f", content);
+  }
+  SyncOptions options = delta_options();
+  options.del = true;
+  Outcome out = run(false, options);
+  EXPECT_EQ(out.exit_code, kExitOk) << out.errors;
+  for (int i = 0; i < kDirs; ++i) expect_same("new/d" + std::to_string(i) + "/f");
+  EXPECT_FALSE(fs::exists(dst_ / "old"));
+  EXPECT_EQ(out.literal, 0u);
+  expect_no_temp_files();
+}
+
 // A file moved within the tree is rebuilt from its old place, which --delete removes only
 // once the new one has landed.
 TEST_F(DeltaEngineTest, MovedFileIsRebuiltFromItsOldPlaceThenDeleted) {
