@@ -97,7 +97,9 @@ class Receiver {
     policy_.is_root = is_root_;
     // Content is found across files only where deltas are done at all (docs/DELTA.md,
     // "Content found across files").
-    if (!options.whole_file && channel.carries_delta() && !options.dry_run && dest.root_fd >= 0)
+    // A destination this run creates has nothing to copy from.
+    if (!options.whole_file && channel.carries_delta() && !options.dry_run && dest.root_fd >= 0 &&
+        !dest.root_created)
       index_ = std::make_unique<ReceiverIndex>(dest.root_fd);
   }
 
@@ -168,6 +170,13 @@ class Receiver {
         decisions[i].code[1] = 'd';
       }
     });
+
+    // Nor does an empty one (the root's batch comes before any other with entries): no
+    // file waits for the end of the list, and nothing is indexed.
+    if (index_ && batch.dir.empty() && batch.complete) {
+      std::vector<std::string> names;
+      if (fresh || (fsio::list_names(dir_fd, names) == 0 && names.empty())) index_.reset();
+    }
 
     // Files kept as they are: what a new file of the same size may be a copy of.
     if (index_) {
@@ -329,9 +338,8 @@ class Receiver {
   // order, so the file a new one was moved or copied from may be listed after it.
   static constexpr size_t kMaxHeldNew = 4096;
   bool may_hold_new(const FileEntry& e, const Decision& d) const {
-    return index_ && !dest_.root_created && held_new_count_ < kMaxHeldNew &&
-           d.action == Action::transfer && (d.created || d.replace) &&
-           e.type == FileType::regular && e.size >= kIndexDeltaFrom;
+    return index_ && held_new_count_ < kMaxHeldNew && d.action == Action::transfer &&
+           (d.created || d.replace) && e.type == FileType::regular && e.size >= kIndexDeltaFrom;
   }
 
   // At the end of the list: the new files held back, as deltas from the index where it
