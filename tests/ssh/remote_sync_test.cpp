@@ -466,11 +466,11 @@ TEST_F(RemoteSyncTest, RePushAndRePullOfAnEditedLargeFileSendOnlyTheChanges) {
   EXPECT_GE(stat_value(whole.out, "Literal data:"), kSize) << whole.out;
 }
 
-// A directory renamed on the source is rebuilt on the remote side from the files of its
+// A directory renamed on the source is rebuilt on the receiving side from the files of its
 // old name, which --delete removes only once the new ones have landed: a push sends the
-// file list, the questions and the recipes, not the files (docs/DELTA.md, "Content found
+// file list, the questions and the recipes, not the files, both ways (docs/DELTA.md, "Content found
 // across files").
-TEST_F(RemoteSyncTest, PushOfARenamedDirectorySendsAlmostNothing) {
+TEST_F(RemoteSyncTest, PushAndPullOfARenamedDirectorySendAlmostNothing) {
   constexpr int kFiles = 16;
   constexpr off_t kSize = 128 << 10;
   for (int i = 0; i < kFiles; ++i) {
@@ -493,6 +493,17 @@ TEST_F(RemoteSyncTest, PushOfARenamedDirectorySendsAlmostNothing) {
   // 2 MiB of files; a few hundred bytes each way per file.
   EXPECT_LT(stat_value(push.out, "Total bytes sent:"), 16 * 1024) << push.out;
   EXPECT_LT(stat_value(push.out, "Total bytes received:"), 16 * 1024) << push.out;
+
+  // And a pull: the local side is the receiver that finds the content.
+  const std::string back = (base_ / "back").string() + "/";
+  auto pull_whole = arsync({"-a", "--delete", dst, back}, sshd_->plain_key_path());
+  ASSERT_EQ(pull_whole.exit_code, 0) << pull_whole.describe();
+  fs::rename(base_ / "dst/new-name", base_ / "dst/third-name");
+  auto pull = arsync({"-a", "--delete", "--stats", dst, back}, sshd_->plain_key_path());
+  ASSERT_EQ(pull.exit_code, 0) << pull.describe();
+  EXPECT_TRUE(e2e::sameTree(base_ / "dst", base_ / "back"));
+  EXPECT_EQ(stat_value(pull.out, "Literal data:"), 0) << pull.out;
+  EXPECT_LT(stat_value(pull.out, "Total bytes received:"), 16 * 1024) << pull.out;
 }
 
 // --partial over SSH: a client killed during a push leaves what had arrived under the
