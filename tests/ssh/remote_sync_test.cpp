@@ -467,9 +467,9 @@ TEST_F(RemoteSyncTest, RePushAndRePullOfAnEditedLargeFileSendOnlyTheChanges) {
 }
 
 // A directory renamed on the source is rebuilt on the receiving side from the files of its
-// old name, which --delete removes only once the new ones have landed: a push sends the
-// file list, the questions and the recipes, not the files, both ways (docs/DELTA.md, "Content found
-// across files").
+// old name, which --delete removes only once the new ones have landed: a push or a pull
+// sends the file list, the questions and the recipes, not the files (docs/DELTA.md,
+// "Content found across files").
 TEST_F(RemoteSyncTest, PushAndPullOfARenamedDirectorySendAlmostNothing) {
   constexpr int kFiles = 16;
   constexpr off_t kSize = 128 << 10;
