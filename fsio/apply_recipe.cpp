@@ -34,6 +34,11 @@ int RecipeWriter::write_out(std::span<const uint8_t> bytes) {
   return 0;
 }
 
+void RecipeWriter::set_source(uint32_t file, int fd) {
+  if (file >= sources_.size()) sources_.resize(size_t{file} + 1, -1);
+  sources_[file] = fd;
+}
+
 int RecipeWriter::copy(uint32_t file, uint64_t offset, uint64_t length) {
   if (file >= sources_.size() || sources_[file] < 0) return EBADF;
   if (offset > kMaxOffset || length > kMaxOffset - offset) return EFBIG;

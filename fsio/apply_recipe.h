@@ -21,6 +21,10 @@ class RecipeWriter {
   // is the descriptor of the file that copies name as file i (-1 if there is none).
   RecipeWriter(int out_fd, std::vector<int> sources, Observer observer);
 
+  // Gives copies from `file` the descriptor `fd` (the caller keeps it open), for sources
+  // opened only once a recipe names them.
+  void set_source(uint32_t file, int fd);
+
   // `length` bytes of source `file` at `offset`. 0, or an errno value: EBADF for a file
   // without a descriptor, ENODATA if the source ends before offset + length, EFBIG past
   // 2^63 bytes, or whatever pread/pwrite report.

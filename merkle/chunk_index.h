@@ -1,7 +1,8 @@
 // Content the receiver already has in files other than the basis (a file renamed or moved,
 // a copy elsewhere in the tree): every node of their merkle trees, findable by the key of
 // its hash, so a DeltaResponder can answer "I have it, there" for content that is not in
-// the basis. Built once, then only read (safe to share between threads).
+// the basis. Files may be added while other threads look keys up (the receiver indexes
+// more of its files as the file list goes on, while answering probes of earlier files).
 //
 // Only files cut with the same ChunkParams can match, so there is one index per parameter
 // set in use. Whatever is indexed can end up copied into a file the sender names: index
@@ -11,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <shared_mutex>
 #include <unordered_map>
 
 #include "merkle/chunk_params.h"
@@ -27,6 +29,8 @@ struct IndexedContent {
 class ChunkIndex {
  public:
   explicit ChunkIndex(const ChunkParams& params) : params_(params) {}
+  ChunkIndex(const ChunkIndex&) = delete;
+  ChunkIndex& operator=(const ChunkIndex&) = delete;
 
   // Indexes every node of `tree` (chunks and the subtrees above them) and returns the id
   // recipes will name the file by: 1, 2, ... (0 is always the basis). Where two nodes share
@@ -37,10 +41,11 @@ class ChunkIndex {
   std::optional<IndexedContent> find(uint64_t key) const;
 
   const ChunkParams& params() const { return params_; }
-  size_t size() const { return entries_.size(); }
-  uint32_t file_count() const { return files_; }
+  size_t size() const;
+  uint32_t file_count() const;
 
  private:
+  mutable std::shared_mutex mutex_;
   ChunkParams params_;
   uint32_t files_ = 0;
   std::unordered_map<uint64_t, IndexedContent> entries_;

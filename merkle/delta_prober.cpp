@@ -36,6 +36,13 @@ DeltaProber::DeltaProber(MerkleTree mine, const Signature& theirs)
     location_[root] = {0, 0};
     return;
   }
+  if (theirs.basis_size == 0) {
+    // No basis: whatever the receiver has is in its other files, where the usual find is a
+    // whole file (renamed, moved or copied). The root alone is asked about first, and the
+    // descent goes on a level per round from there.
+    queue_.push_back(root);
+    return;
+  }
   // The root is almost never had (the engine asks for a delta because something changed),
   // and neither are the few nodes right under it: the first probe asks about every node of
   // the top levels, down to the first level of kFirstProbeNodes or more, which saves a round

@@ -25,6 +25,9 @@ class RecipeApplier {
   RecipeApplier(const RecipeApplier&) = delete;
   RecipeApplier& operator=(const RecipeApplier&) = delete;
 
+  // Gives copies from `file` the descriptor `fd` (see fsio::RecipeWriter::set_source).
+  void set_source(uint32_t file, int fd) { writer_.set_source(file, fd); }
+
   // Applies one part. False, with the reason, for a part after the last, a copy from a file
   // without a descriptor or past its end, or a failed write.
   bool apply(const RecipePart& part, std::string& error);

@@ -11,7 +11,9 @@
 namespace arsync::engine {
 
 std::unique_ptr<DeltaTarget> DeltaTarget::open(fsio::UniqueFd basis_fd, uint64_t new_size,
-                                               const merkle::ChunkParams& params) {
+                                               const merkle::ChunkParams& params,
+                                               const merkle::ChunkIndex* elsewhere,
+                                               OpenSource open_source) {
   struct stat st;
   if (::fstat(basis_fd.get(), &st) != 0) return nullptr;
   if (!S_ISREG(st.st_mode)) {
@@ -25,7 +27,16 @@ std::unique_ptr<DeltaTarget> DeltaTarget::open(fsio::UniqueFd basis_fd, uint64_t
     errno = basis.error;
     return nullptr;
   }
-  return std::unique_ptr<DeltaTarget>(new DeltaTarget(std::move(basis_fd), basis.tree, new_size));
+  return std::unique_ptr<DeltaTarget>(new DeltaTarget(std::move(basis_fd), basis.tree, new_size,
+                                                      elsewhere, std::move(open_source)));
+}
+
+std::unique_ptr<DeltaTarget> DeltaTarget::without_basis(uint64_t new_size,
+                                                        const merkle::ChunkIndex& elsewhere,
+                                                        OpenSource open_source) {
+  const merkle::MerkleTree empty = merkle::MerkleTree::build({}, elsewhere.params());
+  return std::unique_ptr<DeltaTarget>(
+      new DeltaTarget({}, empty, new_size, &elsewhere, std::move(open_source)));
 }
 
 merkle::Bytes DeltaTarget::early_signature(uint64_t basis_size) {
@@ -36,9 +47,11 @@ merkle::Bytes DeltaTarget::early_signature(uint64_t basis_size) {
 }
 
 DeltaTarget::DeltaTarget(fsio::UniqueFd basis_fd, const merkle::MerkleTree& basis,
-                         uint64_t new_size)
+                         uint64_t new_size, const merkle::ChunkIndex* elsewhere,
+                         OpenSource open_source)
     : basis_fd_(std::move(basis_fd)),
-      responder_(basis),
+      open_source_(std::move(open_source)),
+      responder_(basis, open_source_ ? elsewhere : nullptr),
       signature_(merkle::encode_signature(responder_.signature())),
       keys_left_(merkle::max_probe_keys(new_size, basis.params())) {}
 
@@ -67,12 +80,31 @@ DeltaTarget::Step DeltaTarget::apply(std::span<const uint8_t> part_bytes, int ou
     error = "recipe: parts written to different files";
     return Step::failed;
   }
-  if (!applier_->apply(*part, error)) return Step::failed;
+  if (!open_sources(*part, error) || !applier_->apply(*part, error)) return Step::failed;
   for (const merkle::RecipeOp& op : part->ops) {
     (op.kind == merkle::RecipeOp::Kind::literal ? literal_bytes_ : matched_bytes_) += op.length;
   }
   if (!part->last) return Step::more;
   return applier_->finish(error) ? Step::done : Step::failed;
+}
+
+bool DeltaTarget::open_sources(const merkle::RecipePart& part, std::string& error) {
+  for (const merkle::RecipeOp& op : part.ops) {
+    if (op.kind != merkle::RecipeOp::Kind::copy || op.file == 0 || sources_.count(op.file))
+      continue;
+    if (!open_source_ || sources_.size() == kMaxOtherSources) {
+      error = "recipe: copies from more files than the receiver opens for one file";
+      return false;
+    }
+    fsio::UniqueFd fd = open_source_(op.file);
+    if (!fd) {
+      error = "recipe: cannot open the receiver's file " + std::to_string(op.file);
+      return false;
+    }
+    applier_->set_source(op.file, fd.get());
+    sources_.emplace(op.file, std::move(fd));
+  }
+  return true;
 }
 
 }  // namespace arsync::engine

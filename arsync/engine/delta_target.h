@@ -7,10 +7,12 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
+#include <unordered_map>
 
 #include "fsio/unique_fd.h"
 #include "merkle/chunk_params.h"
@@ -27,13 +29,30 @@ namespace arsync::engine {
 // without a single probe (hashing a small file costs less than the round trip it saves).
 inline constexpr uint64_t kEarlySignatureFrom = 16 << 20;
 
+// At most this many other files (of the receiver's index) feed one file's recipe; a recipe
+// that names more fails, and the file is sent whole.
+inline constexpr size_t kMaxOtherSources = 64;
+
 class DeltaTarget {
  public:
+  // Opens file `file` of the index the target answers from (see ReceiverIndex::open).
+  using OpenSource = std::function<fsio::UniqueFd(uint32_t file)>;
+
   // Hashes the basis `basis_fd` (a regular file, open for reading) with `params`, for a new
   // file of `new_size` bytes. nullptr, with errno set, when reading the basis fails or it
-  // is not a regular file.
+  // is not a regular file. With `elsewhere` (cut with `params`; it must outlive the target),
+  // content found in the receiver's other files is copied from them too, opened through
+  // `open_source` when a recipe first names them.
   static std::unique_ptr<DeltaTarget> open(fsio::UniqueFd basis_fd, uint64_t new_size,
-                                           const merkle::ChunkParams& params);
+                                           const merkle::ChunkParams& params,
+                                           const merkle::ChunkIndex* elsewhere = nullptr,
+                                           OpenSource open_source = {});
+
+  // For a file the receiver has no version of: an empty basis, and the receiver's other
+  // files (`elsewhere`, whose parameters the signature announces) to copy from.
+  static std::unique_ptr<DeltaTarget> without_basis(uint64_t new_size,
+                                                    const merkle::ChunkIndex& elsewhere,
+                                                    OpenSource open_source);
 
   // The encoded signature of a basis of `basis_size` bytes, sent before it is hashed: its
   // root is unknown (all zero), so the sender finds an unchanged file by its first probe.
@@ -57,9 +76,14 @@ class DeltaTarget {
   uint64_t matched_bytes() const { return matched_bytes_; }
 
  private:
-  DeltaTarget(fsio::UniqueFd basis_fd, const merkle::MerkleTree& basis, uint64_t new_size);
+  DeltaTarget(fsio::UniqueFd basis_fd, const merkle::MerkleTree& basis, uint64_t new_size,
+              const merkle::ChunkIndex* elsewhere, OpenSource open_source);
+  // Opens the other files `part` copies from that are not open yet.
+  bool open_sources(const merkle::RecipePart& part, std::string& error);
 
   fsio::UniqueFd basis_fd_;
+  OpenSource open_source_;
+  std::unordered_map<uint32_t, fsio::UniqueFd> sources_;  // other files, by index id
   merkle::DeltaResponder responder_;
   merkle::Bytes signature_;
   uint64_t keys_left_ = 0;

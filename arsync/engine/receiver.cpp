@@ -21,9 +21,11 @@
 #include "arsync/engine/delta_target.h"
 #include "arsync/engine/dest_probe.h"
 #include "arsync/engine/list_order.h"
+#include "arsync/engine/receiver_index.h"
 #include "arsync/engine/worker_pool.h"
 #include "fsio/beneath.h"
 #include "fsio/copy_data.h"
+#include "fsio/list_names.h"
 #include "fsio/metadata.h"
 #include "fsio/relative_path.h"
 #include "fsio/remove_tree.h"
@@ -47,8 +49,15 @@ struct PendingFile {
   DirFdPtr dir;
   FileEntry entry;
   uint32_t final_mode = 0;
-  bool retried = false;  // content failed verification once and was asked for again
-  bool delta = false;    // asked for as a delta against the file already there
+  bool retried = false;     // content failed verification once and was asked for again
+  bool delta = false;       // asked for as a delta against the file already there
+  bool from_index = false;  // a delta without basis, from the receiver's other files
+};
+
+// A deletion held back until all content has landed: new files may copy from it.
+struct HeldDeletion {
+  std::string dir;  // the directory it is in ("" is the root)
+  std::string name;
 };
 
 struct DirToFinish {
@@ -87,6 +96,12 @@ class Receiver {
     policy_.owner = options.owner;
     policy_.group = options.group;
     policy_.is_root = is_root_;
+    // Content is found across files only where deltas are done at all (docs/DELTA.md,
+    // "Content found across files").
+    // A destination this run creates has nothing to copy from.
+    if (!options.whole_file && channel.carries_delta() && !options.dry_run && dest.root_fd >= 0 &&
+        !dest.root_created)
+      index_ = std::make_unique<ReceiverIndex>(dest.root_fd);
   }
 
   void run() {
@@ -94,6 +109,7 @@ class Receiver {
     while (auto batch = channel_.next_batch()) {
       if (!cancelled()) process_batch(*batch);
     }
+    if (!cancelled()) release_held_new();
     if (!cancelled()) resolve_hardlink_groups();
     {
       std::unique_lock lock(mutex_);
@@ -103,6 +119,7 @@ class Receiver {
     content.join();
     copies_.wait();
     if (cancelled()) return;
+    delete_held_back();
     link_followers();
     finish_dirs();
   }
@@ -155,8 +172,40 @@ class Receiver {
       }
     });
 
-    if (options_.del && batch.complete) delete_extraneous(dir_fd, batch, options_, report_);
+    // Nor does an empty one (the root's batch comes before any other with entries): no
+    // file waits for the end of the list, and nothing is indexed.
+    if (index_ && batch.dir.empty() && batch.complete) {
+      std::vector<std::string> names;
+      if (fresh || (fsio::list_names(dir_fd, names) == 0 && names.empty())) index_.reset();
+    }
 
+    // Files kept as they are: what a new file of the same size may be a copy of.
+    if (index_) {
+      for (size_t i = 0; i < batch.entries.size(); ++i) {
+        const FileEntry& e = batch.entries[i];
+        if (valid[i] && !probe_errors[i] && e.type == FileType::regular &&
+            (decisions[i].action == Action::keep || decisions[i].action == Action::attrs) &&
+            !is_link_member(e))
+          index_->add_kept(e.path, e.size);
+      }
+    }
+
+    if (options_.del && batch.complete) {
+      HoldDeletion hold;
+      if (index_) {
+        hold = [&](const std::string& path, const struct stat& st) {
+          return hold_for_index(dir_fd, batch.dir, path, st);
+        };
+      }
+      delete_extraneous(dir_fd, batch, options_, report_, hold);
+    } else if (index_ && !fresh && has_new_files(batch, decisions, valid)) {
+      // Without --delete, what the source no longer lists stays; in the directories that
+      // get new files (where a renamed file's old version is), it is content to copy from.
+      add_unlisted(dir_fd, batch);
+    }
+
+    enum : char { kNone, kIndex, kHold };
+    std::vector<char> via_index(batch.entries.size(), kNone);
     for (size_t i = 0; i < batch.entries.size(); ++i) {
       if (!valid[i]) continue;
       const FileEntry& e = batch.entries[i];
@@ -171,7 +220,13 @@ class Receiver {
         valid[i] = false;
         continue;
       }
-      note_decision(e, decisions[i]);
+      if (may_hold_new(e, decisions[i])) {
+        via_index[i] = kHold;  // counted as a delta until it is known not to be one
+        ++held_new_count_;
+      } else if (wants_index_delta(e, decisions[i])) {
+        via_index[i] = kIndex;
+      }
+      note_decision(e, decisions[i], wants_delta(decisions[i]) || via_index[i]);
     }
 
     if (options_.dry_run) return;
@@ -186,8 +241,18 @@ class Receiver {
     for (size_t i = 0; i < batch.entries.size(); ++i) {
       if (valid[i] && decisions[i].action == Action::transfer) {
         if (decisions[i].replace && !clear_way(dir_fd, batch.entries[i], false)) continue;
-        wanted.push_back({dir, std::move(batch.entries[i]), decisions[i].final_mode, false,
-                          wants_delta(decisions[i])});
+        PendingFile file{dir,
+                         std::move(batch.entries[i]),
+                         decisions[i].final_mode,
+                         false,
+                         wants_delta(decisions[i]) || via_index[i],
+                         via_index[i] != 0};
+        if (via_index[i] == kHold) {
+          file.dir = nullptr;  // reopened when released: held files could hold too many
+          held_new_.push_back(std::move(file));
+        } else {
+          wanted.push_back(std::move(file));
+        }
       }
     }
     request(wanted);
@@ -238,7 +303,7 @@ class Receiver {
       for (auto it = members.begin(); it != members.end(); ++it) {
         if (it != leader) followers_.push_back({std::move(it->entry), leader->entry.path});
       }
-      note_decision(leader->entry, leader->decision);
+      note_decision(leader->entry, leader->decision, wants_delta(leader->decision));
       if (options_.dry_run) continue;
       DirFdPtr dir = open_batch_dir(std::string(fsio::parent_path(leader->entry.path)));
       if (!dir) continue;
@@ -262,7 +327,137 @@ class Receiver {
            !d.created && !d.replace;
   }
 
-  void note_decision(const FileEntry& e, const Decision& d) {
+  // A file new at its path (or replacing something else) whose content may be in other
+  // files of the destination: a delta with no basis, answered from the index.
+  bool wants_index_delta(const FileEntry& e, const Decision& d) const {
+    return index_ && d.action == Action::transfer && (d.created || d.replace) &&
+           e.type == FileType::regular && index_->may_have(e.size);
+  }
+
+  // New files wait for the end of the file list (up to kMaxHeldNew of them) when the
+  // destination existed before the run: the sender's walk lists directories in no fixed
+  // order, so the file a new one was moved or copied from may be listed after it.
+  static constexpr size_t kMaxHeldNew = 4096;
+  bool may_hold_new(const FileEntry& e, const Decision& d) const {
+    return index_ && held_new_count_ < kMaxHeldNew && d.action == Action::transfer &&
+           (d.created || d.replace) && e.type == FileType::regular && e.size >= kIndexDeltaFrom;
+  }
+
+  // At the end of the list: the new files held back, as deltas from the index where it
+  // has candidates for them, whole otherwise.
+  void release_held_new() {
+    // In slices, so that the open directories are those of the files in flight.
+    constexpr size_t kSlice = 64;
+    std::string dir_path;
+    DirFdPtr dir;
+    for (size_t start = 0; start < held_new_.size(); start += kSlice) {
+      std::vector<PendingFile> slice;
+      for (size_t i = start; i < std::min(held_new_.size(), start + kSlice); ++i) {
+        PendingFile& file = held_new_[i];
+        std::string parent(fsio::parent_path(file.entry.path));
+        if (!dir || parent != dir_path) {
+          dir = open_batch_dir(parent);
+          dir_path = std::move(parent);
+        }
+        if (!dir) continue;  // reported by open_batch_dir
+        file.dir = dir;
+        file.delta = file.from_index = index_->may_have(file.entry.size);
+        if (!file.delta) report_.stats().literal_data += file.entry.size;
+        slice.push_back(std::move(file));
+      }
+      request(slice);
+    }
+    held_new_.clear();
+  }
+
+  bool has_new_files(const DirBatch& batch, const std::vector<Decision>& decisions,
+                     const std::vector<bool>& valid) const {
+    for (size_t i = 0; i < batch.entries.size(); ++i) {
+      const FileEntry& e = batch.entries[i];
+      if (valid[i] && decisions[i].action == Action::transfer && decisions[i].created &&
+          e.type == FileType::regular && e.size >= kIndexDeltaFrom)
+        return true;
+    }
+    return false;
+  }
+
+  // Regular files in the batch's directory that the source does not list (and that are
+  // not excluded): candidates for the index, left in place.
+  void add_unlisted(int dir_fd, const DirBatch& batch) {
+    std::unordered_set<std::string_view> listed;
+    for (const auto& e : batch.entries) listed.insert(fsio::leaf_name(e.path));
+    std::vector<std::string> names;
+    if (fsio::list_names(dir_fd, names) != 0) return;
+    for (const auto& name : names) {
+      if (listed.count(name)) continue;
+      struct stat st;
+      if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
+        continue;
+      std::string path = fsio::join_path(batch.dir, name);
+      if (options_.filters.excluded(path, false)) continue;
+      if (!index_->add_leaving(std::move(path), static_cast<uint64_t>(st.st_size))) return;
+    }
+  }
+
+  // --delete: an extraneous file, or a directory of files, becomes content for the index,
+  // and is deleted once all content has landed (delete_held_back) instead of now.
+  bool hold_for_index(int dir_fd, const std::string& dir, const std::string& path,
+                      const struct stat& st) {
+    std::string name(fsio::leaf_name(path));
+    bool added = false;
+    if (S_ISREG(st.st_mode)) {
+      added = index_->add_leaving(path, static_cast<uint64_t>(st.st_size));
+    } else if (S_ISDIR(st.st_mode)) {
+      size_t budget = kMaxHeldWalk;
+      added = add_leaving_tree(dir_fd, name, path, 0, budget);
+    }
+    if (added) held_.push_back({dir, std::move(name)});
+    return added;
+  }
+
+  // The regular files beneath directory `name` of `parent_fd`, without following symlinks;
+  // at most `budget` entries looked at. True if any was added.
+  static constexpr size_t kMaxHeldWalk = 1 << 16;
+  bool add_leaving_tree(int parent_fd, const std::string& name, const std::string& path, int depth,
+                        size_t& budget) {
+    constexpr int kMaxDepth = 64;
+    if (depth > kMaxDepth) return false;
+    fsio::UniqueFd fd(
+        ::openat(parent_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    std::vector<std::string> names;
+    if (!fd || fsio::list_names(fd.get(), names) != 0) return false;
+    std::sort(names.begin(), names.end());
+    bool added = false;
+    for (const auto& child : names) {
+      if (budget == 0) break;
+      --budget;
+      struct stat st;
+      if (::fstatat(fd.get(), child.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+      std::string child_path = fsio::join_path(path, child);
+      if (S_ISREG(st.st_mode)) {
+        added |= index_->add_leaving(std::move(child_path), static_cast<uint64_t>(st.st_size));
+      } else if (S_ISDIR(st.st_mode)) {
+        added |= add_leaving_tree(fd.get(), child, child_path, depth + 1, budget);
+      }
+    }
+    return added;
+  }
+
+  // The deletions held back by hold_for_index, now that no new file copies from them.
+  void delete_held_back() {
+    for (const HeldDeletion& held : held_) {
+      fsio::UniqueFd dir = fsio::open_dir_beneath(dest_.root_fd, held.dir);
+      std::string path = fsio::join_path(held.dir, held.name);
+      if (!dir) {
+        report_.error(held.dir.empty() ? "." : held.dir, errno, "opendir (for delete)");
+        continue;
+      }
+      delete_held(dir.get(), held.name, path, report_);
+    }
+    held_.clear();
+  }
+
+  void note_decision(const FileEntry& e, const Decision& d, bool delta) {
     TransferStats& stats = report_.stats();
     if (d.report) {
       std::string suffix = e.is_symlink() ? " -> " + e.link_target : std::string();
@@ -293,7 +488,7 @@ class Receiver {
       stats.regular_transferred++;
       stats.transferred_size += e.size;
       // A delta's literal and matched bytes are known once its recipe is applied.
-      if (!wants_delta(d)) stats.literal_data += e.size;
+      if (!delta) stats.literal_data += e.size;
     }
     if (e.is_dir() && !options_.dry_run) {
       std::string path = e.path == "." ? std::string() : e.path;
@@ -430,6 +625,7 @@ class Receiver {
     DirFdPtr dir;
     std::string leaf;
     uint64_t size = 0;
+    bool from_index = false;
     {
       std::lock_guard lock(mutex_);
       auto it = pending_.find(id);
@@ -437,6 +633,11 @@ class Receiver {
       dir = it->second.dir;
       leaf = fsio::leaf_name(it->second.entry.path);
       size = it->second.entry.size;
+      from_index = it->second.from_index;
+    }
+    if (from_index) {
+      start_index_delta(id, size);
+      return;
     }
     // O_NONBLOCK: whatever took the file's place since the decision (a fifo) must not hang
     // the open; only a regular file is a basis.
@@ -455,10 +656,12 @@ class Receiver {
       if (!register_delta(id, std::move(state))) return;
       channel_.request(DeltaRequest{id, DeltaTarget::early_signature(basis_size)});
       // Whatever the outcome, the promise is kept: a probe may be waiting for it.
-      hashed.set_value(DeltaTarget::open(std::move(basis), size, params));
+      hashed.set_value(DeltaTarget::open(std::move(basis), size, params, elsewhere(params),
+                                         open_source(params.bits)));
       return;
     }
-    std::shared_ptr<DeltaTarget> target = DeltaTarget::open(std::move(basis), size, params);
+    std::shared_ptr<DeltaTarget> target = DeltaTarget::open(
+        std::move(basis), size, params, elsewhere(params), open_source(params.bits));
     if (!target) {
       ask_whole(id);
       return;
@@ -466,6 +669,33 @@ class Receiver {
     merkle::Bytes signature = target->signature();
     hashed.set_value(std::move(target));
     if (register_delta(id, std::move(state)))
+      channel_.request(DeltaRequest{id, std::move(signature)});
+  }
+
+  // What the receiver's other files hold, with the chunk size of a basis (null if nothing).
+  const merkle::ChunkIndex* elsewhere(const merkle::ChunkParams& params) const {
+    return index_ ? index_->find(params) : nullptr;
+  }
+
+  DeltaTarget::OpenSource open_source(unsigned bits) const {
+    if (!index_) return {};
+    return [index = index_.get(), bits](uint32_t file) { return index->open(bits, file); };
+  }
+
+  // A new file, whose content may be in other files of the destination: hashes what it may
+  // copy from (if not done yet), and asks for a delta against an empty basis.
+  void start_index_delta(uint64_t id, uint64_t size) {
+    const merkle::ChunkIndex* index = cancelled() ? nullptr : index_->prepare(size);
+    if (!index) {
+      ask_whole(id);
+      return;
+    }
+    std::shared_ptr<DeltaTarget> target =
+        DeltaTarget::without_basis(size, *index, open_source(index->params().bits));
+    merkle::Bytes signature = target->signature();
+    std::promise<std::shared_ptr<DeltaTarget>> ready;
+    ready.set_value(std::move(target));
+    if (register_delta(id, DeltaState{ready.get_future().share(), {}}))
       channel_.request(DeltaRequest{id, std::move(signature)});
   }
 
@@ -896,6 +1126,11 @@ class Receiver {
   ReceiverChannel& channel_;
   bool is_root_ = false;
   fsio::MetadataPolicy policy_;
+  // Declared before the deltas that answer from it.
+  std::unique_ptr<ReceiverIndex> index_;  // null unless deltas are on
+  std::vector<HeldDeletion> held_;        // list thread only
+  std::vector<PendingFile> held_new_;     // list thread only
+  size_t held_new_count_ = 0;
 
   std::mutex mutex_;
   std::condition_variable idle_;

@@ -466,6 +466,46 @@ TEST_F(RemoteSyncTest, RePushAndRePullOfAnEditedLargeFileSendOnlyTheChanges) {
   EXPECT_GE(stat_value(whole.out, "Literal data:"), kSize) << whole.out;
 }
 
+// A directory renamed on the source is rebuilt on the receiving side from the files of its
+// old name, which --delete removes only once the new ones have landed: a push or a pull
+// sends the file list, the questions and the recipes, not the files (docs/DELTA.md,
+// "Content found across files").
+TEST_F(RemoteSyncTest, PushAndPullOfARenamedDirectorySendAlmostNothing) {
+  constexpr int kFiles = 16;
+  constexpr off_t kSize = 128 << 10;
+  for (int i = 0; i < kFiles; ++i) {
+    fs::create_directories(base_ / "src/old-name");
+    e2e::writePatternFile((base_ / "src/old-name" / ("f" + std::to_string(i))).string(), kSize,
+                          100 + i);
+  }
+  const std::string src = (base_ / "src").string() + "/";
+  const std::string dst = remote(base_ / "dst") + "/";
+  auto first = arsync({"-a", "--delete", src, dst}, sshd_->plain_key_path());
+  ASSERT_EQ(first.exit_code, 0) << first.describe();
+
+  fs::rename(base_ / "src/old-name", base_ / "src/new-name");
+  auto push = arsync({"-a", "--delete", "--stats", src, dst}, sshd_->plain_key_path());
+  ASSERT_EQ(push.exit_code, 0) << push.describe();
+  EXPECT_TRUE(e2e::sameTree(base_ / "src", base_ / "dst"));
+  EXPECT_FALSE(fs::exists(base_ / "dst/old-name"));
+  EXPECT_EQ(stat_value(push.out, "Literal data:"), 0) << push.out;
+  EXPECT_EQ(stat_value(push.out, "Matched data:"), kFiles * kSize) << push.out;
+  // 2 MiB of files; a few hundred bytes each way per file.
+  EXPECT_LT(stat_value(push.out, "Total bytes sent:"), 16 * 1024) << push.out;
+  EXPECT_LT(stat_value(push.out, "Total bytes received:"), 16 * 1024) << push.out;
+
+  // And a pull: the local side is the receiver that finds the content.
+  const std::string back = (base_ / "back").string() + "/";
+  auto pull_whole = arsync({"-a", "--delete", dst, back}, sshd_->plain_key_path());
+  ASSERT_EQ(pull_whole.exit_code, 0) << pull_whole.describe();
+  fs::rename(base_ / "dst/new-name", base_ / "dst/third-name");
+  auto pull = arsync({"-a", "--delete", "--stats", dst, back}, sshd_->plain_key_path());
+  ASSERT_EQ(pull.exit_code, 0) << pull.describe();
+  EXPECT_TRUE(e2e::sameTree(base_ / "dst", base_ / "back"));
+  EXPECT_EQ(stat_value(pull.out, "Literal data:"), 0) << pull.out;
+  EXPECT_LT(stat_value(pull.out, "Total bytes received:"), 16 * 1024) << pull.out;
+}
+
 // --partial over SSH: a client killed during a push leaves what had arrived under the
 // file's name on the remote side, and the next push sends only the rest.
 TEST_F(RemoteSyncTest, PartialPushInterruptedThenResumedSendsOnlyTheRest) {

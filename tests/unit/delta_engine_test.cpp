@@ -416,5 +416,113 @@ TEST_F(DeltaEngineTest, ReceiverAsksForTheWholeFileFromASenderThatProbesTooMuch)
   expect_same("f");
 }
 
+// Many new files in many directories wait for the end of the list and are then asked for
+// in slices: all are rebuilt from the files they were moved from.
+TEST_F(DeltaEngineTest, ManyMovedFilesInManyDirectories) {
+  constexpr int kDirs = 300;
+  for (int i = 0; i < kDirs; ++i) {
+    const std::string content = random_bytes(2000 + static_cast<size_t>(i), 100 + i);
+    write_file(dst_ / ("old/d" + std::to_string(i)) / "f", content);
+    write_file(src_ / ("new/d" + std::to_string(i)) / "f", content);
+  }
+  SyncOptions options = delta_options();
+  options.del = true;
+  Outcome out = run(false, options);
+  EXPECT_EQ(out.exit_code, kExitOk) << out.errors;
+  for (int i = 0; i < kDirs; ++i) expect_same("new/d" + std::to_string(i) + "/f");
+  EXPECT_FALSE(fs::exists(dst_ / "old"));
+  EXPECT_EQ(out.literal, 0u);
+  expect_no_temp_files();
+}
+
+// A file moved within the tree is rebuilt from its old place, which --delete removes only
+// once the new one has landed.
+TEST_F(DeltaEngineTest, MovedFileIsRebuiltFromItsOldPlaceThenDeleted) {
+  for (bool pass_fds : {false, true}) {
+    SCOPED_TRACE(pass_fds ? "descriptors" : "byte stream");
+    fs::remove_all(src_);
+    fs::remove_all(dst_);
+    fs::create_directories(dst_);
+    const std::string content = random_bytes(1 << 20, 81);
+    write_file(dst_ / "old/f", content);
+    write_file(src_ / "new/f", content);
+    write_file(src_ / "new/g", random_bytes(5000, 82));  // nothing to copy from
+    SyncOptions options = delta_options();
+    options.del = true;
+    Outcome out = run(pass_fds, options);
+    EXPECT_EQ(out.exit_code, kExitOk) << out.errors;
+    expect_same("new/f");
+    expect_same("new/g");
+    EXPECT_FALSE(fs::exists(dst_ / "old"));
+    EXPECT_EQ(out.literal, 5000u);
+    EXPECT_EQ(out.matched, content.size());
+    expect_no_temp_files();
+  }
+}
+
+// The old file changes after it was hashed and before its content is copied: the result
+// fails its check, and the file is sent whole.
+TEST_F(DeltaEngineTest, OtherFileChangedUnderTheDeltaFallsBackToWholeFile) {
+  const std::string content = random_bytes(1 << 20, 91);
+  write_file(dst_ / "old/f", content);
+  write_file(src_ / "new/f", content);
+  MemoryChannel channel(false);
+  TamperingChannel tamper(channel);
+  bool damaged = false;
+  tamper.on_content = [&](ContentMessage& m) {
+    if (std::holds_alternative<DeltaRecipe>(m) && !damaged) {
+      int fd = ::open((dst_ / "old/f").c_str(), O_WRONLY);
+      ASSERT_GE(fd, 0);
+      std::string junk(4096, 'x');
+      ASSERT_EQ(::pwrite(fd, junk.data(), junk.size(), 100000), 4096);
+      ::close(fd);
+      damaged = true;
+    }
+  };
+  SyncOptions options = delta_options();
+  options.del = true;
+  Outcome out = run(tamper, channel, options);
+  EXPECT_TRUE(damaged);
+  EXPECT_EQ(out.exit_code, kExitOk) << out.errors;
+  expect_same("new/f");
+  EXPECT_FALSE(fs::exists(dst_ / "old"));
+  EXPECT_NE(out.errors.find("failed verification"), std::string::npos) << out.errors;
+  EXPECT_EQ(out.literal, content.size());
+  expect_no_temp_files();
+}
+
+// A recipe that copies from a file the receiver never indexed fails at once; the file is
+// sent whole.
+TEST_F(DeltaEngineTest, RecipeNamingAFileTheReceiverDoesNotHaveFallsBackToWholeFile) {
+  const std::string content = random_bytes(300000, 95);
+  write_file(dst_ / "a", content);
+  write_file(src_ / "b", content);
+  write_file(src_ / "a", content);
+  MemoryChannel channel(false);
+  TamperingChannel tamper(channel);
+  int renamed = 0;
+  tamper.on_content = [&](ContentMessage& m) {
+    auto* recipe = std::get_if<DeltaRecipe>(&m);
+    if (!recipe) return;
+    std::string error;
+    std::optional<merkle::RecipePart> part = merkle::decode_recipe_part(recipe->part, error);
+    ASSERT_TRUE(part) << error;
+    for (merkle::RecipeOp& op : part->ops) {
+      if (op.kind == merkle::RecipeOp::Kind::copy && op.file != 0) {
+        op.file += 1000;
+        ++renamed;
+      }
+    }
+    recipe->part = merkle::encode_recipe_part(*part);
+  };
+  Outcome out = run(tamper, channel, delta_options());
+  EXPECT_GT(renamed, 0);
+  EXPECT_EQ(out.exit_code, kExitOk) << out.errors;
+  expect_same("a");
+  expect_same("b");
+  EXPECT_EQ(out.literal, content.size());
+  expect_no_temp_files();
+}
+
 }  // namespace
 }  // namespace arsync::engine

@@ -281,6 +281,37 @@ TEST(Delta, ContentFromAnotherFileOfTheReceiver) {
   EXPECT_GT(traffic.literal_bytes, 290000u);
 }
 
+// No basis at all (a file new at its path): a renamed file is found whole by its root in a
+// probe of one key, and an edited one level by level from there.
+TEST(Delta, WithoutBasisTheRootIsAskedAboutAlone) {
+  std::mt19937_64 rng(7);
+  const ByteVec renamed = random_bytes(3 << 20, rng);
+  const ChunkParams params = chunk_params_for_size(renamed.size());
+  const Side empty{{}, hash_bytes({}, params)};
+  ChunkIndex index(params);
+  const ByteVec other = random_bytes(100000, rng);
+  index.add(hash_bytes(other, params).tree);
+  EXPECT_EQ(index.add(hash_bytes(renamed, params).tree), 2u);
+  fsio::UniqueFd other_fd = memfd_with(other);
+  fsio::UniqueFd renamed_fd = memfd_with(renamed);
+  DeltaTraffic traffic;
+  EXPECT_EQ(rebuild(empty, sender_side(renamed, empty), &traffic, &index,
+                    {other_fd.get(), renamed_fd.get()}),
+            renamed);
+  EXPECT_EQ(traffic.probe_keys, 1u);
+  EXPECT_EQ(traffic.round_trips, 1u);
+  EXPECT_EQ(traffic.literal_bytes, 0u);
+  EXPECT_LT(traffic.total(), 100u);
+
+  ByteVec edited = renamed;
+  edited[1 << 20] ^= 0xff;
+  EXPECT_EQ(rebuild(empty, sender_side(edited, empty), &traffic, &index,
+                    {other_fd.get(), renamed_fd.get()}),
+            edited);
+  EXPECT_LT(traffic.literal_bytes, 4096u);
+  EXPECT_LT(traffic.total(), 8192u);
+}
+
 TEST(Delta, ChunkIndexRefusesOtherParameters) {
   ChunkIndex index(ChunkParams::for_bits(10));
   std::mt19937_64 rng(6);
