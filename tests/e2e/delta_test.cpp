@@ -33,25 +33,6 @@ class DeltaTest : public E2ETest {
           .finish();
     });
   }
-
-  static std::string readFile(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), {}};
-  }
-
-  // The number on --stats' line `field` ("Literal data:"), without its thousands commas.
-  static long long statValue(const std::string& out, const std::string& field) {
-    for (const auto& line : splitLines(out)) {
-      if (line.rfind(field, 0) != 0) continue;
-      std::string digits;
-      for (char c : line.substr(field.size())) {
-        if (c >= '0' && c <= '9') digits += c;
-        if (c == 'b') break;  // "bytes"
-      }
-      return digits.empty() ? -1 : std::stoll(digits);
-    }
-    return -1;
-  }
 };
 
 TEST_F(DeltaTest, NoWholeFileRebuildsChangedFilesFromWhatTheDestinationHas) {

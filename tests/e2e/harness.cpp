@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <iterator>
 #include <sstream>
 #include <stdexcept>
@@ -266,6 +267,24 @@ std::vector<std::string> verboseNameLines(const std::string& out) {
 
 bool contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
+}
+
+long long statValue(const std::string& out, const std::string& field) {
+  for (const auto& line : splitLines(out)) {
+    if (line.rfind(field, 0) != 0) continue;
+    std::string digits;
+    for (char c : line.substr(field.size())) {
+      if (c >= '0' && c <= '9') digits += c;
+      if (c == 'b') break;  // "bytes"
+    }
+    return digits.empty() ? -1 : std::stoll(digits);
+  }
+  return -1;
+}
+
+std::string readFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
 }
 
 ::testing::AssertionResult sameLines(const std::vector<std::string>& expected,

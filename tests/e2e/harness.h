@@ -118,6 +118,11 @@ std::vector<std::string> itemizeLines(const std::string& out);
 // "total size is ..." and blank lines).
 std::vector<std::string> verboseNameLines(const std::string& out);
 bool contains(const std::string& haystack, const std::string& needle);
+// The number on --stats' line that starts with `field` ("Literal data:"), without its
+// thousands commas; -1 when there is no such line.
+long long statValue(const std::string& out, const std::string& field);
+// A whole file's bytes ("" if it cannot be read).
+std::string readFile(const std::string& path);
 // Compares two sorted line sets; on failure lists only the missing and unexpected lines.
 ::testing::AssertionResult sameLines(const std::vector<std::string>& expected,
                                      const std::vector<std::string>& actual);

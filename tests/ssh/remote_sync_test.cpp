@@ -395,20 +395,6 @@ TEST_F(RemoteSyncTest, ProxyJumpGoesThroughTheJumpHost) {
       << sshd_->log_text();
 }
 
-// The number on --stats' line `field` ("Literal data:"), without its thousands commas.
-long long stat_value(const std::string& out, const std::string& field) {
-  for (const auto& line : e2e::splitLines(out)) {
-    if (line.rfind(field, 0) != 0) continue;
-    std::string digits;
-    for (char c : line.substr(field.size())) {
-      if (c >= '0' && c <= '9') digits += c;
-      if (c == 'b') break;  // "bytes"
-    }
-    return digits.empty() ? -1 : std::stoll(digits);
-  }
-  return -1;
-}
-
 // Rewrites `length` bytes at `offset` of the file in place, and appends `append` bytes.
 // The mtime moves `minutes` on, so that the quick check sees the change even within the
 // second of the previous run.
@@ -435,15 +421,15 @@ TEST_F(RemoteSyncTest, RePushAndRePullOfAnEditedLargeFileSendOnlyTheChanges) {
   const std::string dst = remote(base_ / "dst") + "/";
   auto first = arsync({"-a", "--stats", src, dst}, sshd_->plain_key_path());
   ASSERT_EQ(first.exit_code, 0) << first.describe();
-  EXPECT_EQ(stat_value(first.out, "Matched data:"), 0) << first.out;
+  EXPECT_EQ(e2e::statValue(first.out, "Matched data:"), 0) << first.out;
 
   edit_file(base_ / "src/big", kSize / 2, 64 * 1024, 1000, 1);
   auto push = arsync({"-a", "--stats", src, dst}, sshd_->plain_key_path());
   ASSERT_EQ(push.exit_code, 0) << push.describe();
   EXPECT_TRUE(e2e::sameTree(base_ / "src", base_ / "dst"));
-  EXPECT_GT(stat_value(push.out, "Matched data:"), kSize - 256 * 1024) << push.out;
-  EXPECT_LT(stat_value(push.out, "Literal data:"), 256 * 1024) << push.out;
-  EXPECT_LT(stat_value(push.out, "Total bytes sent:"), 512 * 1024) << push.out;
+  EXPECT_GT(e2e::statValue(push.out, "Matched data:"), kSize - 256 * 1024) << push.out;
+  EXPECT_LT(e2e::statValue(push.out, "Literal data:"), 256 * 1024) << push.out;
+  EXPECT_LT(e2e::statValue(push.out, "Total bytes sent:"), 512 * 1024) << push.out;
 
   // A pull back into a copy of the old version.
   fs::create_directories(base_ / "back");
@@ -454,16 +440,16 @@ TEST_F(RemoteSyncTest, RePushAndRePullOfAnEditedLargeFileSendOnlyTheChanges) {
       arsync({"-a", "--stats", dst, (base_ / "back").string() + "/"}, sshd_->plain_key_path());
   ASSERT_EQ(pull.exit_code, 0) << pull.describe();
   EXPECT_TRUE(e2e::sameTree(base_ / "dst", base_ / "back"));
-  EXPECT_GT(stat_value(pull.out, "Matched data:"), kSize - 256 * 1024) << pull.out;
-  EXPECT_LT(stat_value(pull.out, "Literal data:"), 64 * 1024) << pull.out;
+  EXPECT_GT(e2e::statValue(pull.out, "Matched data:"), kSize - 256 * 1024) << pull.out;
+  EXPECT_LT(e2e::statValue(pull.out, "Literal data:"), 64 * 1024) << pull.out;
 
   // -W: whole files, as before.
   edit_file(base_ / "src/big", 0, 10, 0, 5);
   auto whole = arsync({"-aW", "--stats", src, dst}, sshd_->plain_key_path());
   ASSERT_EQ(whole.exit_code, 0) << whole.describe();
   EXPECT_TRUE(e2e::sameTree(base_ / "src", base_ / "dst"));
-  EXPECT_EQ(stat_value(whole.out, "Matched data:"), 0) << whole.out;
-  EXPECT_GE(stat_value(whole.out, "Literal data:"), kSize) << whole.out;
+  EXPECT_EQ(e2e::statValue(whole.out, "Matched data:"), 0) << whole.out;
+  EXPECT_GE(e2e::statValue(whole.out, "Literal data:"), kSize) << whole.out;
 }
 
 // A directory renamed on the source is rebuilt on the receiving side from the files of its
@@ -488,11 +474,11 @@ TEST_F(RemoteSyncTest, PushAndPullOfARenamedDirectorySendAlmostNothing) {
   ASSERT_EQ(push.exit_code, 0) << push.describe();
   EXPECT_TRUE(e2e::sameTree(base_ / "src", base_ / "dst"));
   EXPECT_FALSE(fs::exists(base_ / "dst/old-name"));
-  EXPECT_EQ(stat_value(push.out, "Literal data:"), 0) << push.out;
-  EXPECT_EQ(stat_value(push.out, "Matched data:"), kFiles * kSize) << push.out;
+  EXPECT_EQ(e2e::statValue(push.out, "Literal data:"), 0) << push.out;
+  EXPECT_EQ(e2e::statValue(push.out, "Matched data:"), kFiles * kSize) << push.out;
   // 2 MiB of files; a few hundred bytes each way per file.
-  EXPECT_LT(stat_value(push.out, "Total bytes sent:"), 16 * 1024) << push.out;
-  EXPECT_LT(stat_value(push.out, "Total bytes received:"), 16 * 1024) << push.out;
+  EXPECT_LT(e2e::statValue(push.out, "Total bytes sent:"), 16 * 1024) << push.out;
+  EXPECT_LT(e2e::statValue(push.out, "Total bytes received:"), 16 * 1024) << push.out;
 
   // And a pull: the local side is the receiver that finds the content.
   const std::string back = (base_ / "back").string() + "/";
@@ -502,8 +488,8 @@ TEST_F(RemoteSyncTest, PushAndPullOfARenamedDirectorySendAlmostNothing) {
   auto pull = arsync({"-a", "--delete", "--stats", dst, back}, sshd_->plain_key_path());
   ASSERT_EQ(pull.exit_code, 0) << pull.describe();
   EXPECT_TRUE(e2e::sameTree(base_ / "dst", base_ / "back"));
-  EXPECT_EQ(stat_value(pull.out, "Literal data:"), 0) << pull.out;
-  EXPECT_LT(stat_value(pull.out, "Total bytes received:"), 16 * 1024) << pull.out;
+  EXPECT_EQ(e2e::statValue(pull.out, "Literal data:"), 0) << pull.out;
+  EXPECT_LT(e2e::statValue(pull.out, "Total bytes received:"), 16 * 1024) << pull.out;
 }
 
 // --partial over SSH: a client killed during a push leaves what had arrived under the
@@ -555,8 +541,9 @@ TEST_F(RemoteSyncTest, PartialPushInterruptedThenResumedSendsOnlyTheRest) {
   EXPECT_TRUE(e2e::sameTree(base_ / "src", base_ / "dst"));
   // Only the rest was sent (and a chunk or so at the cut); the part that had arrived was
   // taken from the partial file.
-  EXPECT_LT(stat_value(resumed.out, "Literal data:"), kSize - arrived + 64 * 1024) << resumed.out;
-  EXPECT_GE(stat_value(resumed.out, "Matched data:"), arrived - 64 * 1024) << resumed.out;
+  EXPECT_LT(e2e::statValue(resumed.out, "Literal data:"), kSize - arrived + 64 * 1024)
+      << resumed.out;
+  EXPECT_GE(e2e::statValue(resumed.out, "Matched data:"), arrived - 64 * 1024) << resumed.out;
 }
 
 }  // namespace
