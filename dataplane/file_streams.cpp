@@ -54,10 +54,7 @@ int64_t FileStreamSender::open_file_stream() {
     ++opened_;
   }
   try {
-    const int64_t stream = connection_.open_stream();
-    connection_.write(stream,
-                      {reinterpret_cast<const uint8_t*>(kFileStreamPreamble), kPreambleSize});
-    return stream;
+    return connection_.open_stream();
   } catch (...) {
     std::lock_guard lock(mutex_);
     --in_flight_;
@@ -66,14 +63,19 @@ int64_t FileStreamSender::open_file_stream() {
   }
 }
 
-void FileStreamSender::write_frame(int64_t stream, uint8_t type, fsio::ByteBuffer&& payload,
-                                   bool fin) {
-  if (payload.front_room() < control::kFrameHeaderSize) {
-    payload = fsio::ByteBuffer::copy_of(payload, control::kFrameHeaderSize);
-  }
+void FileStreamSender::write_frame(int64_t stream, bool first, uint8_t type,
+                                   fsio::ByteBuffer&& payload, bool fin) {
+  // The preamble and the frame header go in the room in front of the payload: one write,
+  // one command for the loop, no copy.
+  const size_t front = control::kFrameHeaderSize + (first ? kPreambleSize : 0);
+  if (payload.front_room() < front) payload = fsio::ByteBuffer::copy_of(payload, front);
   const size_t size = payload.size();
   payload.grow_front(control::kFrameHeaderSize);
   control::write_frame_header(static_cast<FrameType>(type), size, payload.data());
+  if (first) {
+    payload.grow_front(kPreambleSize);
+    std::memcpy(payload.data(), kFileStreamPreamble, kPreambleSize);
+  }
   connection_.write(stream, std::move(payload), fin);
 }
 
@@ -87,7 +89,8 @@ void FileStreamSender::send(engine::ContentChunk&& chunk) {
     if (!error_.empty()) throw QuicError(error_);
     if (auto it = open_.find(id); it != open_.end()) file = it->second;
   }
-  if (file.stream < 0) {
+  const bool first = file.stream < 0;
+  if (first) {
     file.stream = open_file_stream();
     file.range_start = chunk.offset;
     std::lock_guard lock(mutex_);
@@ -95,7 +98,7 @@ void FileStreamSender::send(engine::ContentChunk&& chunk) {
   }
   // A range ends at the first chunk boundary past range_size; the next chunk opens the next.
   const bool fin = last || end - file.range_start >= options_.range_size;
-  write_frame(file.stream, static_cast<uint8_t>(FrameType::content_chunk),
+  write_frame(file.stream, first, static_cast<uint8_t>(FrameType::content_chunk),
               encode_chunk_payload(std::move(chunk)), fin);
   if (fin) finished(id, file.stream);
 }
@@ -109,7 +112,7 @@ bool FileStreamSender::send_failure(const engine::ContentFailed& failed) {
     stream = it->second.stream;
   }
   Bytes encoded = encode_failed(failed);
-  write_frame(stream, static_cast<uint8_t>(FrameType::content_failed),
+  write_frame(stream, false, static_cast<uint8_t>(FrameType::content_failed),
               fsio::ByteBuffer::copy_of(encoded, control::kFrameHeaderSize), true);
   finished(failed.id, stream);
   return true;
@@ -328,8 +331,7 @@ void FileStreamReceiver::read_one(int64_t stream_id) {
   }
   if (!file && !ended) throw control::FrameError("a file stream without content");
   const uint8_t reply = kAcknowledged;
-  stream.write_all(&reply, 1);
-  stream.close_write();
+  connection_.write(stream_id, {&reply, 1}, /*fin=*/true);
 }
 
 }  // namespace arsync::dataplane

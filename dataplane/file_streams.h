@@ -65,7 +65,8 @@ class FileStreamSender {
     uint64_t range_start = 0;
   };
   int64_t open_file_stream();
-  void write_frame(int64_t stream, uint8_t type, fsio::ByteBuffer&& payload, bool fin);
+  // `first`: the stream's first frame, which the preamble goes before.
+  void write_frame(int64_t stream, bool first, uint8_t type, fsio::ByteBuffer&& payload, bool fin);
   void finished(uint64_t id, int64_t stream);
   void read_acknowledgements();
   void fail(const std::string& message);
