@@ -161,15 +161,31 @@ void StreamExchange::write(int64_t stream, fsio::ByteBuffer&& data, bool fin) {
 }
 
 size_t StreamExchange::read(int64_t stream, std::span<uint8_t> out) {
+  // Smaller reads (a frame header) are not worth the bookkeeping.
+  constexpr size_t kPostAtLeast = 4096;
   std::unique_lock lock(mutex_);
   auto state = find(stream);
+  const bool posting = out.size() >= kPostAtLeast && state->posted.empty() &&
+                       state->received.empty() && !state->fin_received && !state->reset_code &&
+                       !over_;
+  if (posting) {
+    state->posted = out;
+    state->posted_filled = 0;
+  }
   ++state->readers_waiting;
   state->readable.wait(lock, [&] {
-    return !state->received.empty() || state->fin_received || state->reset_code || over_;
+    return !state->received.empty() || (posting && state->posted_filled > 0) ||
+           state->fin_received || state->reset_code || over_;
   });
   --state->readers_waiting;
-  if (!state->received.empty() && !out.empty()) {
-    size_t n = state->received.take(out);
+  size_t n = 0;
+  if (posting) {
+    n = state->posted_filled;
+    state->posted = {};
+    state->posted_filled = 0;
+  }
+  if (n == 0 && !state->received.empty() && !out.empty()) n = state->received.take(out);
+  if (n > 0) {
     // Credit goes back only now, so unread data never exceeds the receive windows.
     stream_credit_[stream] += n;
     connection_credit_ += n;
@@ -298,7 +314,13 @@ void StreamExchange::on_stream_data(int64_t stream, std::span<const uint8_t> dat
     return;
   }
   Stream& state = *it->second;
-  state.received.append(data);
+  if (!state.posted.empty() && state.received.empty()) {
+    const size_t n = std::min(data.size(), state.posted.size() - state.posted_filled);
+    std::memcpy(state.posted.data() + state.posted_filled, data.data(), n);
+    state.posted_filled += n;
+    data = data.subspan(n);
+  }
+  if (!data.empty()) state.received.append(data);
   if (fin) state.fin_received = true;
   if (state.readers_waiting > 0 && !state.wake_due) {
     state.wake_due = true;

@@ -135,6 +135,10 @@ class StreamExchange {
     int readers_waiting = 0;
     bool wake_due = false;  // listed in streams_to_wake_
     ReceiveQueue received;
+    // A waiting reader's own buffer, filled by the loop directly while `received` is empty:
+    // bulk data is then copied once on its way from the packet to the reader, not twice.
+    std::span<uint8_t> posted;
+    size_t posted_filled = 0;
     bool fin_received = false;
     std::optional<uint64_t> reset_code;     // the peer reset its side
     std::optional<uint64_t> write_refused;  // the peer will not read ours
