@@ -28,6 +28,12 @@ std::unique_ptr<DeltaTarget> DeltaTarget::open(fsio::UniqueFd basis_fd, uint64_t
   return std::unique_ptr<DeltaTarget>(new DeltaTarget(std::move(basis_fd), basis.tree, new_size));
 }
 
+std::unique_ptr<DeltaTarget> DeltaTarget::from_tree(fsio::UniqueFd basis_fd,
+                                                    const merkle::MerkleTree& basis,
+                                                    uint64_t new_size) {
+  return std::unique_ptr<DeltaTarget>(new DeltaTarget(std::move(basis_fd), basis, new_size));
+}
+
 merkle::Bytes DeltaTarget::early_signature(uint64_t basis_size) {
   merkle::Signature signature;
   signature.chunk_bits = static_cast<uint8_t>(merkle::chunk_params_for_size(basis_size).bits);

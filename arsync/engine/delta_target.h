@@ -35,6 +35,11 @@ class DeltaTarget {
   static std::unique_ptr<DeltaTarget> open(fsio::UniqueFd basis_fd, uint64_t new_size,
                                            const merkle::ChunkParams& params);
 
+  // The same with the basis's tree already at hand (-c computed it to compare roots, with
+  // the parameters open() would pick for its size): nothing is read.
+  static std::unique_ptr<DeltaTarget> from_tree(fsio::UniqueFd basis_fd,
+                                                const merkle::MerkleTree& basis, uint64_t new_size);
+
   // The encoded signature of a basis of `basis_size` bytes, sent before it is hashed: its
   // root is unknown (all zero), so the sender finds an unchanged file by its first probe.
   static merkle::Bytes early_signature(uint64_t basis_size);

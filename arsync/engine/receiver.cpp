@@ -29,6 +29,7 @@
 #include "fsio/temp_file.h"
 #include "merkle/chunk_params.h"
 #include "merkle/file_digest.h"
+#include "merkle/merkle_tree.h"
 
 namespace arsync::engine {
 namespace {
@@ -48,6 +49,9 @@ struct PendingFile {
   uint32_t final_mode = 0;
   bool retried = false;  // content failed verification once and was asked for again
   bool delta = false;    // asked for as a delta against the file already there
+  // With -c, the tree of the file already there, hashed to compare roots: the delta's basis
+  // signature, so that the basis is not read twice.
+  std::shared_ptr<const merkle::MerkleTree> basis_tree;
 };
 
 struct DirToFinish {
@@ -135,6 +139,7 @@ class Receiver {
 
     std::vector<Decision> decisions(batch.entries.size());
     std::vector<int> probe_errors(batch.entries.size(), 0);
+    std::vector<std::shared_ptr<const merkle::MerkleTree>> trees(batch.entries.size());
     for_each_entry(batch.entries.size(), !fresh, [&](size_t i) {
       if (!valid[i]) return;
       const FileEntry& e = batch.entries[i];
@@ -145,6 +150,7 @@ class Receiver {
           probe_dest(fresh ? -1 : dir_fd, root ? "." : leaf.c_str(), e, options_.checksum, state);
       if (probe_errors[i]) return;
       decisions[i] = decide(e, state, options_, is_root_);
+      if (decisions[i].action == Action::transfer) trees[i] = std::move(state.tree);
       // The run made the root itself: report it as created, as rsync does.
       if (root && dest_.root_created) {
         decisions[i].created = decisions[i].report = true;
@@ -186,7 +192,7 @@ class Receiver {
       if (valid[i] && decisions[i].action == Action::transfer) {
         if (decisions[i].replace && !clear_way(dir_fd, batch.entries[i], false)) continue;
         wanted.push_back({dir, std::move(batch.entries[i]), decisions[i].final_mode, false,
-                          wants_delta(decisions[i])});
+                          wants_delta(decisions[i]), std::move(trees[i])});
       }
     }
     request(wanted);
@@ -248,7 +254,7 @@ class Receiver {
       if (leader->decision.replace && !clear_way(dir->get(), leader->entry, false)) continue;
       std::vector<PendingFile> wanted;
       wanted.push_back({dir, std::move(leader->entry), leader->decision.final_mode, false,
-                        wants_delta(leader->decision)});
+                        wants_delta(leader->decision), nullptr});
       request(wanted);
     }
     link_groups_.clear();
@@ -429,6 +435,7 @@ class Receiver {
     DirFdPtr dir;
     std::string leaf;
     uint64_t size = 0;
+    std::shared_ptr<const merkle::MerkleTree> tree;
     {
       std::lock_guard lock(mutex_);
       auto it = pending_.find(id);
@@ -436,6 +443,7 @@ class Receiver {
       dir = it->second.dir;
       leaf = fsio::leaf_name(it->second.entry.path);
       size = it->second.entry.size;
+      tree = std::move(it->second.basis_tree);
     }
     // O_NONBLOCK: whatever took the file's place since the decision (a fifo) must not hang
     // the open; only a regular file is a basis.
@@ -450,6 +458,19 @@ class Receiver {
     const merkle::ChunkParams params = merkle::chunk_params_for_size(basis_size);
     std::promise<std::shared_ptr<DeltaTarget>> hashed;
     DeltaState state{hashed.get_future().share(), {}};
+    // -c hashed this basis already, with these parameters (a function of its size): if the
+    // size is still the same, its tree is the signature, root included. A basis that
+    // changed meanwhile makes copies that fail the final check, as with the early signature.
+    if (tree && tree->size() == basis_size && tree->params() == params) {
+      std::shared_ptr<DeltaTarget> target = DeltaTarget::from_tree(std::move(basis), *tree, size);
+      tree.reset();
+      merkle::Bytes signature = target->signature();
+      hashed.set_value(std::move(target));
+      if (register_delta(id, std::move(state)))
+        channel_.request(DeltaRequest{id, std::move(signature)});
+      return;
+    }
+    tree.reset();
     if (basis_size >= kEarlySignatureFrom) {
       if (!register_delta(id, std::move(state))) return;
       channel_.request(DeltaRequest{id, DeltaTarget::early_signature(basis_size)});

@@ -17,6 +17,7 @@
 
 #include "fsio/beneath.h"
 #include "merkle/file_digest.h"
+#include "merkle/file_hasher.h"
 
 namespace arsync::engine {
 namespace {
@@ -101,6 +102,9 @@ class ListSink final : public fsio::WalkSink {
     return listed;
   }
 
+  // -c: the merkle root of each regular file (merkle::hash_for_checksum), the files of a
+  // batch side by side and a large file's segments on all cores, while the receiver hashes
+  // its own versions the same way.
   void add_digests(fsio::DirBatch& batch) {
     hashers_.for_each(
         batch.entries.size(),
@@ -108,7 +112,12 @@ class ListSink final : public fsio::WalkSink {
           fsio::FileEntry& entry = batch.entries[i];
           if (!entry.is_regular()) return;
           fsio::UniqueFd fd = fsio::open_file_beneath(root_fd_, disk_path(entry.path));
-          int err = fd ? merkle::digest_fd(fd.get(), entry.digest) : errno;
+          int err = errno;
+          if (fd) {
+            merkle::FileHashes hashes = merkle::hash_for_checksum(fd.get(), entry.size);
+            err = hashes.error;
+            entry.digest = hashes.digest;
+          }
           if (err) {
             report_.error(entry.path, err, "checksum of");
             return;
