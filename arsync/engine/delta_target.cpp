@@ -63,11 +63,12 @@ std::optional<merkle::Bytes> DeltaTarget::answer(std::span<const uint8_t> probe_
 }
 
 DeltaTarget::Step DeltaTarget::apply(std::span<const uint8_t> part_bytes, int out_fd,
-                                     std::string& error) {
+                                     std::string& error, bool in_place) {
   std::optional<merkle::RecipePart> part = merkle::decode_recipe_part(part_bytes, error);
   if (!part) return Step::failed;
   if (!applier_) {
-    applier_ = std::make_unique<merkle::RecipeApplier>(out_fd, std::vector<int>{basis_fd_.get()});
+    applier_ = std::make_unique<merkle::RecipeApplier>(out_fd, std::vector<int>{basis_fd_.get()},
+                                                       in_place);
     out_fd_ = out_fd;
   } else if (out_fd != out_fd_) {
     error = "recipe: parts written to different files";

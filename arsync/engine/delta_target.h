@@ -55,7 +55,8 @@ class DeltaTarget {
   // Applies one encoded recipe part, writing to out_fd (a new, empty file; the same one for
   // every part). done: the last part was applied and the result is the sender's file.
   // failed (with the reason): the output must be discarded.
-  Step apply(std::span<const uint8_t> part, int out_fd, std::string& error);
+  // `in_place` (--inplace): out_fd is the basis itself (merkle::RecipeApplier).
+  Step apply(std::span<const uint8_t> part, int out_fd, std::string& error, bool in_place = false);
 
   // Of the file built: bytes carried in the recipe, and bytes copied from the basis.
   uint64_t literal_bytes() const { return literal_bytes_; }

@@ -573,17 +573,17 @@ class Receiver {
         leaf = fsio::leaf_name(file.entry.path);
         mode = file.final_mode & 0777;
       }
-      state->temp = fsio::TempFile::create(dir->get(), leaf, mode);
+      state->temp = create_output(dir->get(), leaf, mode);
       if (!state->temp.valid()) {
         int err = errno;
         drop_delta(id);
-        if (auto file = take_pending(id)) report_.error(file->entry.path, err, "mkstemp");
+        if (auto file = take_pending(id)) report_.error(file->entry.path, err, output_verb());
         complete_one();
         return;
       }
     }
     std::string error;
-    switch (target->apply(recipe.part, state->temp.fd(), error)) {
+    switch (target->apply(recipe.part, state->temp.fd(), error, state->temp.in_place())) {
       case DeltaTarget::Step::more:
         return;
       case DeltaTarget::Step::done: {
@@ -598,14 +598,19 @@ class Receiver {
         report_.stats().matched_data += matched;
         if (std::optional<PendingFile> file = take_pending(id)) {
           file->entry.size = literal + matched;
-          finish_file(*file, temp);
+          if (int err = end_in_place(temp, file->entry.size)) {
+            report_.error(file->entry.path, err, "truncate");
+          } else {
+            finish_file(*file, temp);
+          }
         }
         complete_one();
         return;
       }
       case DeltaTarget::Step::failed: {
-        // As for a whole file that fails its hash: the old file stays and the content is
-        // asked for again, whole this time.
+        // As for a whole file that fails its hash: the old file stays (in place, the
+        // update stays: it cannot be undone) and the content is asked for again, whole.
+        const bool retained = state->temp.in_place();
         drop_delta(id);
         std::string path;
         {
@@ -615,11 +620,25 @@ class Receiver {
           it->second.retried = true;
           path = it->second.entry.path;
         }
-        report_.retrying(path);
+        report_.retrying(path, retained);
         channel_.request(ContentRequest{{id}});
         return;
       }
     }
+  }
+
+  // Where a file's new content is written: a temporary file renamed over the final name
+  // once complete, or with --inplace the file itself.
+  fsio::TempFile create_output(int dir_fd, std::string_view leaf, unsigned mode) {
+    if (options_.inplace) return fsio::TempFile::open_in_place(dir_fd, leaf, mode);
+    return fsio::TempFile::create(dir_fd, leaf, mode);
+  }
+  const char* output_verb() const { return options_.inplace ? "open" : "mkstemp"; }
+
+  // In place, the old version may be longer than the new one: cut it at the new size.
+  static int end_in_place(fsio::TempFile& out, uint64_t size) {
+    if (!out.in_place()) return 0;
+    return ::ftruncate(out.fd(), static_cast<off_t>(size)) == 0 ? 0 : errno;
   }
 
   std::optional<PendingFile> take_pending(uint64_t id) {
@@ -742,13 +761,16 @@ class Receiver {
     std::string leaf(fsio::leaf_name(file.entry.path));
     // Created with its final permissions where the umask allows, so that usually no chmod
     // is needed; set-id bits always come from the chmod after the chown.
-    fsio::TempFile temp = fsio::TempFile::create(file.dir->get(), leaf, file.final_mode & 0777);
+    fsio::TempFile temp = create_output(file.dir->get(), leaf, file.final_mode & 0777);
     if (!temp.valid()) {
-      report_.error(file.entry.path, errno, "mkstemp");
+      report_.error(file.entry.path, errno, output_verb());
       return;
     }
-    int err = fsio::copy_data(content.fd->get(), temp.fd(), content.size, content.maybe_sparse,
-                              &copy_method_, &cancel_flag());
+    // In place, a hole in the source must overwrite the old bytes: no skipping holes.
+    int err =
+        fsio::copy_data(content.fd->get(), temp.fd(), content.size,
+                        content.maybe_sparse && !temp.in_place(), &copy_method_, &cancel_flag());
+    if (!err) err = end_in_place(temp, content.size);
     if (err) {
       if (err != ECANCELED) report_.error(file.entry.path, err == ENODATA ? EIO : err, "copy");
       return;
@@ -771,10 +793,10 @@ class Receiver {
       auto file = take_pending(chunk.id);
       if (!file) return;
       ChunkState state{std::move(*file), {}, std::make_unique<merkle::StreamDigest>(), 0};
-      state.temp =
-          fsio::TempFile::create(state.file.dir->get(), fsio::leaf_name(state.file.entry.path));
+      state.temp = create_output(state.file.dir->get(), fsio::leaf_name(state.file.entry.path),
+                                 options_.inplace ? state.file.final_mode & 0777 : 0600);
       if (!state.temp.valid()) {
-        report_.error(state.file.entry.path, errno, "mkstemp");
+        report_.error(state.file.entry.path, errno, output_verb());
       }
       it = chunks_.emplace(chunk.id, std::move(state)).first;
     }
@@ -794,22 +816,30 @@ class Receiver {
     }
     if (!chunk.last) return;
     if (ok && state.digest->finish() != chunk.digest) {
+      const bool retained = state.temp.in_place();
       if (!state.file.retried) {
-        // As rsync does: the old file stays, and the content is asked for once more.
-        report_.retrying(state.file.entry.path);
+        // As rsync does: the old file stays (in place, the update stays: it cannot be
+        // undone), and the content is asked for once more.
+        report_.retrying(state.file.entry.path, retained);
         retry(std::move(state.file));
         chunks_.erase(it);
         return;
       }
-      report_.error_message(
-          state.file.entry.path,
-          "arsync: \"" + escape_name(state.file.entry.path) +
-              "\" failed verification twice: content hash mismatch, file not updated");
+      report_.error_message(state.file.entry.path,
+                            "arsync: \"" + escape_name(state.file.entry.path) +
+                                "\" failed verification twice: content hash mismatch, " +
+                                (retained ? "update retained (--inplace: the old version is "
+                                            "gone)"
+                                          : "file not updated"));
       ok = false;
     }
     if (ok) {
       state.file.entry.size = state.next_offset;
-      finish_file(state.file, state.temp);
+      if (int err = end_in_place(state.temp, state.next_offset)) {
+        report_.error(state.file.entry.path, err, "truncate");
+      } else {
+        finish_file(state.file, state.temp);
+      }
     }
     chunks_.erase(it);
     complete_one();

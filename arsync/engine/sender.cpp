@@ -270,7 +270,8 @@ void run_sender(const std::vector<fsio::SourceSpec>& sources, const SyncOptions&
       serve_as_chunks(ids, table, roots, report, channel);
     }
   };
-  DeltaSender deltas(channel, report.stats(), openers, [&](uint64_t id) { serve({id}); });
+  DeltaSender deltas(
+      channel, report.stats(), openers, [&](uint64_t id) { serve({id}); }, options.inplace);
   while (auto request = channel.next_request()) {
     if (auto* whole = std::get_if<ContentRequest>(&*request)) {
       // A file whose delta the receiver gave up on comes back as a whole-file request.

@@ -155,5 +155,57 @@ TEST_F(DeltaTest, ChecksumComparesContentWhateverTheMtimes) {
   }
 }
 
+// --inplace writes into the destination file itself: same inode, and a hard link to it
+// sees the new content, as with rsync. The delta's edits include a swap of two blocks, so
+// that copying in file order from the file being overwritten would read bytes already
+// replaced: those copies go as literal data instead.
+TEST_F(DeltaTest, InplaceUpdatesTheFileItselfThroughEveryName) {
+  constexpr size_t kBlock = 2 << 20;
+  TreeBuilder(src()).file("small", "new\n").finish();
+  writePatternFile(src() + "/big", 4 * kBlock, 21);
+  const std::string old = readFile(src() + "/big");
+  // new = A C B D, with 100 bytes inserted into A and 4 KiB deleted from D.
+  std::string fresh = old.substr(0, kBlock / 2) + std::string(100, 'n') +
+                      old.substr(kBlock / 2, kBlock / 2) + old.substr(2 * kBlock, kBlock) +
+                      old.substr(kBlock, kBlock) + old.substr(3 * kBlock, kBlock / 2) +
+                      old.substr(3 * kBlock + kBlock / 2 + 4096);
+  TreeBuilder(src()).file("big", fresh, 0644, ts(1700000000)).finish();
+  for (const char* whole : {"--no-whole-file", "--whole-file"}) {
+    SCOPED_TRACE(whole);
+    prepareBoth([&](const std::string& w) {
+      removeTree(w + "/dst");
+      TreeBuilder(w + "/dst")
+          .file("big", old + std::string(5000, 't'), 0644, ts(1600000000))
+          .file("small", "old, longer\n", 0644, ts(1600000000))
+          .hardlink("big", "big-link")
+          .finish();
+    });
+    struct stat before;
+    ASSERT_EQ(lstat(inTool("dst/big").c_str(), &before), 0);
+    auto both = runBoth({"-a", "--inplace", "--stats", whole, "../src/", "dst/"});
+    EXPECT_EQ(both.tool.exit_code, 0) << both.tool.describe();
+    expectSameAsOracle(both, "dst");
+    EXPECT_TRUE(readFile(inTool("dst/big")) == fresh);
+    EXPECT_TRUE(readFile(inTool("dst/big-link")) == fresh) << "the other name sees the update";
+    EXPECT_EQ(readFile(inTool("dst/small")), "new\n");
+    struct stat after;
+    ASSERT_EQ(lstat(inTool("dst/big").c_str(), &after), 0);
+    EXPECT_EQ(after.st_ino, before.st_ino) << "updated in place, not replaced";
+    EXPECT_EQ(after.st_nlink, 2u);
+    if (std::string(whole) == "--no-whole-file") {
+      // Copies only read the file ahead of where it is being written, as rsync's matches
+      // with --inplace: A's first half and C (moved forward) are copied; B (moved back) and
+      // what follows the insertion are sent, about as much as rsync sends.
+      const long long literal = statValue(both.tool.out, "Literal data:");
+      EXPECT_GT(literal, static_cast<long long>(kBlock)) << both.tool.out;
+      EXPECT_LT(literal, 2 * static_cast<long long>(kBlock) + 64 * 1024) << both.tool.out;
+      EXPECT_LE(literal, statValue(both.oracle.out, "Literal data:") + 64 * 1024)
+          << both.tool.out << both.oracle.out;
+      EXPECT_GT(statValue(both.tool.out, "Matched data:"), static_cast<long long>(kBlock))
+          << both.tool.out;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace e2e
