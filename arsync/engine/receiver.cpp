@@ -52,6 +52,9 @@ struct PendingFile {
   // With -c, the tree of the file already there, hashed to compare roots: the delta's basis
   // signature, so that the basis is not read twice.
   std::shared_ptr<const merkle::MerkleTree> basis_tree;
+  // --partial-dir: what an earlier run kept of this file is in the partial directory; it is
+  // the delta's basis, and it goes once the file is complete.
+  bool partial_basis = false;
 };
 
 struct DirToFinish {
@@ -140,6 +143,7 @@ class Receiver {
     std::vector<Decision> decisions(batch.entries.size());
     std::vector<int> probe_errors(batch.entries.size(), 0);
     std::vector<std::shared_ptr<const merkle::MerkleTree>> trees(batch.entries.size());
+    std::vector<char> partial(batch.entries.size(), 0);
     for_each_entry(batch.entries.size(), !fresh, [&](size_t i) {
       if (!valid[i]) return;
       const FileEntry& e = batch.entries[i];
@@ -150,7 +154,10 @@ class Receiver {
           probe_dest(fresh ? -1 : dir_fd, root ? "." : leaf.c_str(), e, options_.checksum, state);
       if (probe_errors[i]) return;
       decisions[i] = decide(e, state, options_, is_root_);
-      if (decisions[i].action == Action::transfer) trees[i] = std::move(state.tree);
+      if (decisions[i].action == Action::transfer) {
+        trees[i] = std::move(state.tree);
+        if (!fresh && !root) partial[i] = has_partial_file(dir_fd, leaf);
+      }
       // The run made the root itself: report it as created, as rsync does.
       if (root && dest_.root_created) {
         decisions[i].created = decisions[i].report = true;
@@ -176,7 +183,7 @@ class Receiver {
         valid[i] = false;
         continue;
       }
-      note_decision(e, decisions[i]);
+      note_decision(e, decisions[i], partial[i]);
     }
 
     if (options_.dry_run) return;
@@ -192,7 +199,8 @@ class Receiver {
       if (valid[i] && decisions[i].action == Action::transfer) {
         if (decisions[i].replace && !clear_way(dir_fd, batch.entries[i], false)) continue;
         wanted.push_back({dir, std::move(batch.entries[i]), decisions[i].final_mode, false,
-                          wants_delta(decisions[i]), std::move(trees[i])});
+                          wants_delta(decisions[i], partial[i]),
+                          partial[i] ? nullptr : std::move(trees[i]), partial[i] != 0});
       }
     }
     request(wanted);
@@ -254,7 +262,7 @@ class Receiver {
       if (leader->decision.replace && !clear_way(dir->get(), leader->entry, false)) continue;
       std::vector<PendingFile> wanted;
       wanted.push_back({dir, std::move(leader->entry), leader->decision.final_mode, false,
-                        wants_delta(leader->decision), nullptr});
+                        wants_delta(leader->decision), nullptr, false});
       request(wanted);
     }
     link_groups_.clear();
@@ -262,12 +270,59 @@ class Receiver {
 
   // A file that is already there, as a regular file, is updated by a delta against it
   // unless the user asked for whole files (or the channel cannot carry deltas).
-  bool wants_delta(const Decision& d) const {
+  // With --partial-dir, a file kept there by an earlier run is the basis instead, whether
+  // or not the file itself exists.
+  bool wants_delta(const Decision& d, bool partial_basis = false) const {
     return !options_.whole_file && channel_.carries_delta() && d.action == Action::transfer &&
-           !d.created && !d.replace;
+           ((!d.created && !d.replace) || partial_basis);
   }
 
-  void note_decision(const FileEntry& e, const Decision& d) {
+  // ---- --partial-dir ----
+
+  // The partial directory of the files in dir_fd (options_.partial_dir, beneath dir_fd
+  // unless absolute, never through a symlink); created first if `create`. Invalid, with
+  // errno set, if it is not there.
+  fsio::UniqueFd open_partial_dir(int dir_fd, bool create) {
+    const std::string& pd = options_.partial_dir;
+    if (pd.front() == '/') {
+      if (create) ::mkdir(pd.c_str(), 0700);
+      return fsio::UniqueFd(::open(pd.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    }
+    for (size_t start = 0; create;) {
+      const size_t end = std::min(pd.find('/', start), pd.size());
+      fsio::UniqueFd parent = fsio::open_dir_beneath(
+          dir_fd, start == 0 ? std::string_view() : std::string_view(pd).substr(0, start - 1));
+      if (!parent) return {};
+      const std::string component = pd.substr(start, end - start);
+      if (::mkdirat(parent.get(), component.c_str(), 0700) != 0 && errno != EEXIST) return {};
+      if (end == pd.size()) break;
+      start = end + 1;
+    }
+    return fsio::open_dir_beneath(dir_fd, pd);
+  }
+
+  bool has_partial_file(int dir_fd, const std::string& leaf) {
+    if (options_.partial_dir.empty() || dir_fd < 0) return false;
+    fsio::UniqueFd pdir = open_partial_dir(dir_fd, false);
+    struct stat st;
+    return pdir && ::fstatat(pdir.get(), leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+           S_ISREG(st.st_mode);
+  }
+
+  // After the file landed: its partial file goes, and the partial directory with it if
+  // that leaves it empty (as rsync does; an absolute one stays).
+  void remove_partial_file(const PendingFile& file) {
+    if (!file.partial_basis) return;
+    fsio::UniqueFd pdir = open_partial_dir(file.dir->get(), false);
+    if (!pdir) return;
+    std::string leaf(fsio::leaf_name(file.entry.path));
+    if (::unlinkat(pdir.get(), leaf.c_str(), 0) != 0 && errno != ENOENT)
+      report_.error(file.entry.path, errno, "remove partial file of");
+    if (options_.partial_dir.front() != '/')
+      ::unlinkat(file.dir->get(), options_.partial_dir.c_str(), AT_REMOVEDIR);
+  }
+
+  void note_decision(const FileEntry& e, const Decision& d, bool partial_basis = false) {
     TransferStats& stats = report_.stats();
     if (d.report) {
       std::string suffix = e.is_symlink() ? " -> " + e.link_target : std::string();
@@ -298,7 +353,7 @@ class Receiver {
       stats.regular_transferred++;
       stats.transferred_size += e.size;
       // A delta's literal and matched bytes are known once its recipe is applied.
-      if (!wants_delta(d)) stats.literal_data += e.size;
+      if (!wants_delta(d, partial_basis)) stats.literal_data += e.size;
     }
     if (e.is_dir() && !options_.dry_run) {
       std::string path = e.path == "." ? std::string() : e.path;
@@ -436,6 +491,7 @@ class Receiver {
     std::string leaf;
     uint64_t size = 0;
     std::shared_ptr<const merkle::MerkleTree> tree;
+    bool partial_basis = false;
     {
       std::lock_guard lock(mutex_);
       auto it = pending_.find(id);
@@ -444,11 +500,15 @@ class Receiver {
       leaf = fsio::leaf_name(it->second.entry.path);
       size = it->second.entry.size;
       tree = std::move(it->second.basis_tree);
+      partial_basis = it->second.partial_basis;
     }
+    // --partial-dir: the basis is what an earlier run kept.
+    fsio::UniqueFd partial_dir;
+    if (partial_basis) partial_dir = open_partial_dir(dir->get(), false);
     // O_NONBLOCK: whatever took the file's place since the decision (a fifo) must not hang
     // the open; only a regular file is a basis.
-    fsio::UniqueFd basis(
-        ::openat(dir->get(), leaf.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+    fsio::UniqueFd basis(::openat(partial_basis ? partial_dir.get() : dir->get(), leaf.c_str(),
+                                  O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
     struct stat st;
     if (!basis || ::fstat(basis.get(), &st) != 0 || !S_ISREG(st.st_mode) || cancelled()) {
       ask_whole(id);
@@ -661,7 +721,7 @@ class Receiver {
     // The content stream ended: anything still awaited will never come (the peer failed).
     std::vector<PendingFile> lost;
     for (auto& [id, state] : chunks_) {
-      keep_partial(state.temp, state.file.entry.path);
+      keep_partial(state.temp, state.file);
       lost.push_back(std::move(state.file));
     }
     chunks_.clear();  // discards their temporary files
@@ -669,8 +729,7 @@ class Receiver {
       std::lock_guard lock(mutex_);
       content_closed_ = true;  // and so later requests fail at once (see request())
       for (auto& [id, state] : deltas_) {
-        if (auto it = pending_.find(id); it != pending_.end())
-          keep_partial(state.temp, it->second.entry.path);
+        if (auto it = pending_.find(id); it != pending_.end()) keep_partial(state.temp, it->second);
       }
       deltas_.clear();
       for (auto& [id, file] : pending_) lost.push_back(std::move(file));
@@ -686,11 +745,24 @@ class Receiver {
   // name, as in rsync: content arrives in order, so it is the start of the new version, and
   // the next run updates it by a delta that sends only the rest. Without, it is discarded
   // and the old version stays.
-  void keep_partial(fsio::TempFile& temp, const std::string& path) {
-    if (!options_.partial || !temp.valid()) return;
+  // With --partial-dir it goes to the partial directory instead, under the file's name,
+  // and the final name keeps the old version. In place (--inplace) it already is the file.
+  void keep_partial(fsio::TempFile& temp, const PendingFile& file) {
+    if (!options_.partial || !temp.valid() || temp.in_place()) return;
     struct stat st;
     if (::fstat(temp.fd(), &st) != 0 || st.st_size == 0) return;
-    if (int err = temp.commit()) report_.error(path, err, "rename");
+    const std::string& path = file.entry.path;
+    if (options_.partial_dir.empty()) {
+      if (int err = temp.commit()) report_.error(path, err, "rename");
+      return;
+    }
+    fsio::UniqueFd pdir = open_partial_dir(file.dir->get(), true);
+    if (!pdir) {
+      report_.error(path, errno, "make partial directory for");
+      return;
+    }
+    if (int err = temp.commit_to(pdir.get(), fsio::leaf_name(path)))
+      report_.error(path, err, "rename into the partial directory");
   }
 
   void report_not_received(const PendingFile& file) {
@@ -871,6 +943,7 @@ class Receiver {
       report_.error(file.entry.path, err, "rename");
       return;
     }
+    remove_partial_file(file);
     report_.stats().files_done++;
     report_.stats().bytes_done += file.entry.size;
   }

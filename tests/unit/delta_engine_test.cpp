@@ -357,6 +357,38 @@ TEST_F(DeltaEngineTest, PartialKeepsWhatArrivedAndTheNextRunSendsOnlyTheRest) {
   EXPECT_LT(out.literal, content.size() - kArrived + 16 * 1024);
 }
 
+// --partial-dir: what arrived of an interrupted file goes to DIR/<name>, not to its final
+// name; the next run takes it as the basis, sends only the rest, and removes it.
+TEST_F(DeltaEngineTest, PartialDirKeepsWhatArrivedThereAndTheNextRunUsesAndRemovesIt) {
+  const std::string content = random_bytes(4 << 20, 93);
+  write_file(src_ / "sub/f", content);
+  SyncOptions options = delta_options();
+  options.partial = true;
+  options.partial_dir = "pdir";
+  options.filters.add(fsio::FilterRules::Kind::exclude, "pdir/");  // as the CLI adds it
+  constexpr uint64_t kArrived = 6 * 256 * 1024;
+  {
+    MemoryChannel channel(false);
+    CutOffSender cut(channel, kArrived + 1);
+    Outcome out = run(channel, cut, options);
+    EXPECT_EQ(out.exit_code, kExitPartial) << out.errors;
+  }
+  EXPECT_FALSE(fs::exists(dst_ / "sub/f")) << "never at the final name";
+  ASSERT_EQ(fs::file_size(dst_ / "sub/pdir/f"), kArrived);
+  EXPECT_TRUE(read_file(dst_ / "sub/pdir/f") == content.substr(0, kArrived));
+  expect_no_temp_files();
+
+  // The source's own partial directory is never sent.
+  write_file(src_ / "sub/pdir/f", "stale partial file on the sending side");
+  Outcome out = run(false, options);
+  EXPECT_EQ(out.exit_code, kExitOk) << out.errors;
+  EXPECT_TRUE(read_file(dst_ / "sub/f") == content);
+  EXPECT_GT(out.matched, kArrived - 16 * 1024);
+  EXPECT_LT(out.literal, content.size() - kArrived + 16 * 1024);
+  EXPECT_FALSE(fs::exists(dst_ / "sub/pdir")) << "removed once the file is complete";
+  expect_no_temp_files();
+}
+
 // Without --partial, what arrived of an interrupted file is discarded.
 TEST_F(DeltaEngineTest, WithoutPartialAnInterruptedFileLeavesNothing) {
   write_file(src_ / "f", random_bytes(2 << 20, 92));
