@@ -154,6 +154,8 @@ bool decode_entry(Reader& r, const fsio::DirBatch& batch, bool& seen_root, fsio:
   e.type = static_cast<fsio::FileType>(type);
   e.maybe_sparse = kind & kEntrySparse;
   e.has_digest = kind & kEntryDigest;
+  // -c's digest (the content's merkle root) describes a regular file's content only.
+  if (e.has_digest && !e.is_regular()) return r.fail("kind", "digest on a non-regular file");
 
   uint64_t mode = 0;
   if (!r.varint("mode", std::numeric_limits<uint64_t>::max(), mode)) return false;

@@ -310,6 +310,17 @@ TEST(WireCodec, LargeBatchIsCompact) {
   EXPECT_LT(overhead, 40.0);
 }
 
+TEST(WireCodec, RefusesADigestOnAnythingButARegularFile) {
+  for (FileType t : {FileType::directory, FileType::symlink, FileType::fifo}) {
+    FileEntry e = entry("", "n", t);
+    e.has_digest = true;
+    e.digest = some_digest(4);
+    std::string error;
+    EXPECT_FALSE(decode_batch(encode_batch(DirBatch{"", true, {e}}), error));
+    EXPECT_NE(error.find("digest on a non-regular file"), std::string::npos) << error;
+  }
+}
+
 TEST(WireCodec, EncoderRefusesEntriesOutsideTheBatchDir) {
   EXPECT_THROW(encode_batch(DirBatch{"a", true, {entry("b", "x", FileType::regular)}}),
                std::invalid_argument);
@@ -361,7 +372,7 @@ TEST(WireCodec, MutationsAreRefusedOrCanonical) {
   DirBatch batch{"d", false, {}};
   for (FileType t : {FileType::regular, FileType::symlink, FileType::char_device}) {
     FileEntry e = entry("d", "n" + std::to_string(static_cast<int>(t)), t);
-    e.has_digest = true;
+    e.has_digest = t == FileType::regular;
     e.digest = some_digest(9);
     e.hardlink_group = 2;
     batch.entries.push_back(e);
