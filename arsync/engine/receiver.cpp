@@ -200,7 +200,8 @@ class Receiver {
         if (decisions[i].replace && !clear_way(dir_fd, batch.entries[i], false)) continue;
         wanted.push_back({dir, std::move(batch.entries[i]), decisions[i].final_mode, false,
                           wants_delta(decisions[i], partial[i]),
-                          partial[i] ? nullptr : std::move(trees[i]), partial[i] != 0});
+                          wants_delta(decisions[i]) && !partial[i] ? std::move(trees[i]) : nullptr,
+                          partial[i] != 0});
       }
     }
     request(wanted);
