@@ -144,6 +144,8 @@ class Receiver {
     std::vector<int> probe_errors(batch.entries.size(), 0);
     std::vector<std::shared_ptr<const merkle::MerkleTree>> trees(batch.entries.size());
     std::vector<char> partial(batch.entries.size(), 0);
+    // -c: entries whose digest follows on the content stream, with what the destination has.
+    std::vector<std::unique_ptr<DestState>> awaiting(batch.entries.size());
     for_each_entry(batch.entries.size(), !fresh, [&](size_t i) {
       if (!valid[i]) return;
       const FileEntry& e = batch.entries[i];
@@ -153,6 +155,12 @@ class Receiver {
       probe_errors[i] =
           probe_dest(fresh ? -1 : dir_fd, root ? "." : leaf.c_str(), e, options_.checksum, state);
       if (probe_errors[i]) return;
+      // The sender hashes its version while this side hashed its own: the decision waits for
+      // its digest. (A file of another size or type needs no digest to be decided.)
+      if (e.digest_follows && state.has_digest && !is_link_member(e)) {
+        awaiting[i] = std::make_unique<DestState>(std::move(state));
+        return;
+      }
       decisions[i] = decide(e, state, options_, is_root_);
       if (decisions[i].action == Action::transfer) {
         trees[i] = std::move(state.tree);
@@ -174,6 +182,11 @@ class Receiver {
       const FileEntry& e = batch.entries[i];
       if (probe_errors[i]) {
         report_.error(e.path, probe_errors[i], "stat");
+        valid[i] = false;
+        continue;
+      }
+      if (awaiting[i]) {
+        await_digest(dir, std::move(batch.entries[i]), std::move(*awaiting[i]));
         valid[i] = false;
         continue;
       }
@@ -276,6 +289,98 @@ class Receiver {
   bool wants_delta(const Decision& d, bool partial_basis = false) const {
     return !options_.whole_file && channel_.carries_delta() && d.action == Action::transfer &&
            ((!d.created && !d.replace) || partial_basis);
+  }
+
+  // ---- -c: decisions that wait for the sender's digest ----
+
+  struct AwaitingDigest {
+    DirFdPtr dir;
+    FileEntry entry;
+    DestState state;
+  };
+
+  // Counted in flight from here until decided (and, if it is then transferred, landed).
+  void await_digest(DirFdPtr dir, FileEntry entry, DestState state) {
+    std::unique_lock lock(mutex_);
+    idle_.wait(lock, [&] { return in_flight_ < kMaxInFlight; });
+    ++in_flight_;
+    const uint64_t id = entry.id;
+    auto early = early_digests_.find(id);
+    if (!content_closed_ && early == early_digests_.end() && !awaiting_.count(id)) {
+      awaiting_.emplace(id, AwaitingDigest{dir, std::move(entry), std::move(state)});
+      return;
+    }
+    std::optional<fsio::Digest128> digest;
+    if (early != early_digests_.end()) {
+      digest = early->second;
+      early_digests_.erase(early);
+    }
+    lock.unlock();
+    // Already here, or never coming (the content stream ended; an id listed twice): decide
+    // now, without it if need be (then the file is transferred).
+    decide_with_digest(AwaitingDigest{dir, std::move(entry), std::move(state)}, digest);
+  }
+
+  void take_digest(const ContentDigest& message) {
+    std::unique_lock lock(mutex_);
+    auto it = awaiting_.find(message.id);
+    if (it == awaiting_.end()) {
+      // Its batch is not decided yet. A sender sends one digest per entry that said so; a
+      // peer that sends more only fills this up to its bound.
+      if (early_digests_.size() < kMaxEarlyDigests)
+        early_digests_.emplace(message.id, message.digest);
+      return;
+    }
+    AwaitingDigest waiting = std::move(it->second);
+    awaiting_.erase(it);
+    lock.unlock();
+    decide_with_digest(std::move(waiting), message.digest);
+  }
+
+  std::optional<AwaitingDigest> take_awaiting(uint64_t id) {
+    std::lock_guard lock(mutex_);
+    auto it = awaiting_.find(id);
+    if (it == awaiting_.end()) return std::nullopt;
+    AwaitingDigest waiting = std::move(it->second);
+    awaiting_.erase(it);
+    return waiting;
+  }
+
+  void decide_with_digest(AwaitingDigest waiting, std::optional<fsio::Digest128> digest) {
+    FileEntry& e = waiting.entry;
+    e.has_digest = digest.has_value();
+    if (digest) e.digest = *digest;
+    const Decision d = decide(e, waiting.state, options_, is_root_);
+    const int dir_fd = waiting.dir->get();
+    const bool partial = d.action == Action::transfer &&
+                         has_partial_file(dir_fd, std::string(fsio::leaf_name(e.path)));
+    note_decision(e, d, partial);
+    if (options_.dry_run || d.action != Action::transfer) {
+      if (!options_.dry_run) apply(dir_fd, e, d);
+      complete_one();
+      return;
+    }
+    const bool delta = wants_delta(d, partial);
+    PendingFile file{waiting.dir,  std::move(e),
+                     d.final_mode, false,
+                     delta,        delta && !partial ? std::move(waiting.state.tree) : nullptr,
+                     partial};
+    const uint64_t id = file.entry.id;
+    {
+      std::unique_lock lock(mutex_);
+      if (content_closed_ || pending_.count(id)) {
+        lock.unlock();
+        report_not_received(file);
+        complete_one();
+        return;
+      }
+      pending_.emplace(id, std::move(file));
+    }
+    if (delta) {
+      copies_.run([this, id] { start_delta(id); });
+    } else {
+      channel_.request(ContentRequest{{id}});
+    }
   }
 
   // ---- --partial-dir ----
@@ -735,6 +840,10 @@ class Receiver {
       deltas_.clear();
       for (auto& [id, file] : pending_) lost.push_back(std::move(file));
       pending_.clear();
+      for (auto& [id, waiting] : awaiting_)
+        lost.push_back(
+            PendingFile{waiting.dir, std::move(waiting.entry), 0, false, false, nullptr, false});
+      awaiting_.clear();
     }
     for (auto& file : lost) {
       report_not_received(file);
@@ -781,6 +890,8 @@ class Receiver {
         take_probe(*probe);
       } else if (auto* recipe = std::get_if<DeltaRecipe>(&*message)) {
         take_recipe(*recipe);
+      } else if (auto* digest = std::get_if<ContentDigest>(&*message)) {
+        take_digest(*digest);
       } else {
         auto& failed = std::get<ContentFailed>(*message);
         drop_delta(failed.id);  // whole content (or its failure) ends a delta: see drop_delta
@@ -791,7 +902,18 @@ class Receiver {
         } else {
           file = take_pending(failed.id);
         }
-        if (!file) continue;
+        if (!file) {
+          // A file whose digest could not be computed: the sender could not read it.
+          if (auto waiting = take_awaiting(failed.id)) {
+            if (failed.vanished) {
+              report_.vanished(waiting->entry.path);
+            } else {
+              report_.error_message(waiting->entry.path, "arsync: " + failed.message);
+            }
+            complete_one();
+          }
+          continue;
+        }
         if (failed.vanished) {
           report_.vanished(file->entry.path);
         } else {
@@ -1021,6 +1143,11 @@ class Receiver {
   std::unordered_map<uint64_t, PendingFile> pending_;
   std::unordered_map<uint64_t, ChunkState> chunks_;  // content thread only
   std::unordered_map<uint64_t, DeltaState> deltas_;  // under mutex_; erased by the content thread
+  // -c: entries waiting for the sender's digest, and digests that came before their entry
+  // was decided (both under mutex_).
+  static constexpr size_t kMaxEarlyDigests = 1 << 16;
+  std::unordered_map<uint64_t, AwaitingDigest> awaiting_;
+  std::unordered_map<uint64_t, fsio::Digest128> early_digests_;
   WorkerPool copies_;  // copies, and the per-entry probes of large batches
   std::atomic<fsio::CopyMethod> copy_method_{fsio::CopyMethod::copy_file_range};
 

@@ -104,19 +104,21 @@ TEST_F(DeltaTest, NoWholeFileAfterWholeFileWins) {
 
 // -c compares merkle roots computed on both sides: a same-size same-mtime file whose bytes
 // differ is transferred (itemized 'c'), an identical one with another mtime only gets its
-// time, small files and files of several parallel segments alike. With a delta, the
+// time, small files and large ones (whose digest follows the list) alike. With a delta, the
 // receiver's tree from the comparison is the basis signature.
 TEST_F(DeltaTest, ChecksumComparesContentWhateverTheMtimes) {
   const timespec t = ts(1600000000, 250000000);
+  // Past 16 MiB, the sender's digest follows its entry and both sides hash at once.
+  constexpr off_t kLarge = 20 << 20;
   TreeBuilder(src())
       .file("diff", "hello\n", 0644, t)
       .file("same", "same content\n", 0644, t)
       .finish();
-  writePatternFile(src() + "/big", kBigSize, 7);
-  writePatternFile(src() + "/big-same", kBigSize, 8);
+  writePatternFile(src() + "/big", kLarge, 7);
+  writePatternFile(src() + "/big-same", kLarge, 8);
   TreeBuilder(src()).mtime("big", t).mtime("big-same", t).finish();
   std::string big = readFile(src() + "/big");
-  big[kBigSize / 2 + 12345] ^= 0x5a;  // one byte, same size
+  big[kLarge / 2 + 12345] ^= 0x5a;  // one byte, same size
   const std::string big_same = readFile(src() + "/big-same");
   prepareBoth([&](const std::string& w) {
     TreeBuilder(w + "/dst")
@@ -139,7 +141,7 @@ TEST_F(DeltaTest, ChecksumComparesContentWhateverTheMtimes) {
     expectSameAsOracle(both, "dst");
     if (std::string(whole) == "--no-whole-file") {
       // The changed byte costs a chunk or so; the rest is taken from the old version.
-      EXPECT_GT(statValue(both.tool.out, "Matched data:"), kBigSize - 64 * 1024) << both.tool.out;
+      EXPECT_GT(statValue(both.tool.out, "Matched data:"), kLarge - 64 * 1024) << both.tool.out;
       EXPECT_LT(statValue(both.tool.out, "Literal data:"), 64 * 1024) << both.tool.out;
     }
     // Put the old versions back for the next round.

@@ -535,7 +535,7 @@ std::string read_all(const fs::path& path) {
 // same-mtime file with other bytes is sent (itemized 'c'); an identical one with another
 // mtime only gets its time.
 TEST_F(RemoteSyncTest, ChecksumPushAndPullCompareContentNotTimes) {
-  std::string big(6 << 20, '\0');
+  std::string big(20 << 20, '\0');  // past 16 MiB: its digest follows its entry
   for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>((i * 2654435761u) >> 13);
   std::string big_changed = big;
   big_changed[3 << 20] ^= 0x11;

@@ -45,6 +45,7 @@ testing::AssertionResult same_entry(const FileEntry& a, const FileEntry& b) {
   if (a.type != b.type) return differ("type");
   if (a.maybe_sparse != b.maybe_sparse) return differ("maybe_sparse");
   if (a.has_digest != b.has_digest) return differ("has_digest");
+  if (a.digest_follows != b.digest_follows) return differ("digest_follows");
   if (a.digest != b.digest) return differ("digest");
   return testing::AssertionSuccess();
 }
@@ -321,6 +322,40 @@ TEST(WireCodec, RefusesADigestOnAnythingButARegularFile) {
   }
 }
 
+TEST(WireCodec, DigestFollowsOnlyOnARegularFileWithoutADigest) {
+  FileEntry e = entry("", "big", FileType::regular);
+  e.digest_follows = true;
+  std::string error;
+  auto decoded = decode_batch(encode_batch(DirBatch{"", true, {e}}), error);
+  ASSERT_TRUE(decoded) << error;
+  EXPECT_TRUE(decoded->entries[0].digest_follows);
+  EXPECT_FALSE(decoded->entries[0].has_digest);
+
+  e.has_digest = true;
+  EXPECT_FALSE(decode_batch(encode_batch(DirBatch{"", true, {e}}), error));
+  EXPECT_NE(error.find("both listed and to follow"), std::string::npos) << error;
+  FileEntry dir = entry("", "d", FileType::directory);
+  dir.digest_follows = true;
+  EXPECT_FALSE(decode_batch(encode_batch(DirBatch{"", true, {dir}}), error));
+}
+
+TEST(WireCodec, RoundTripsDigestsAndRefusesMalformedOnes) {
+  engine::ContentDigest digest{77, some_digest(5)};
+  Bytes bytes = encode_digest(digest);
+  std::string error;
+  auto back = decode_digest(bytes, error);
+  ASSERT_TRUE(back) << error;
+  EXPECT_EQ(back->id, 77u);
+  EXPECT_EQ(back->digest, digest.digest);
+  for (size_t cut = 0; cut < bytes.size(); ++cut) {
+    EXPECT_FALSE(decode_digest(std::span<const uint8_t>(bytes.data(), cut), error)) << cut;
+  }
+  Bytes longer = bytes;
+  longer.push_back(0);
+  EXPECT_FALSE(decode_digest(longer, error));
+  EXPECT_FALSE(decode_digest(encode_digest({0, some_digest(1)}), error));
+}
+
 TEST(WireCodec, EncoderRefusesEntriesOutsideTheBatchDir) {
   EXPECT_THROW(encode_batch(DirBatch{"a", true, {entry("b", "x", FileType::regular)}}),
                std::invalid_argument);
@@ -463,8 +498,8 @@ TEST(WireCodec, RejectsMalformedBatches) {
   }
   {
     Raw r = batch_header();
-    cases.push_back({"unknown kind bit", regular_fields(r.str("f").u8(0x40)).b,
-                     "batch entry 0: kind has unknown bits (0x40)"});
+    cases.push_back({"unknown kind bit", regular_fields(r.str("f").u8(0x80)).b,
+                     "batch entry 0: kind has unknown bits (0x80)"});
   }
   {
     Raw r = batch_header();
