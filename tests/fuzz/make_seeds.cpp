@@ -105,6 +105,16 @@ std::vector<dataplane::Bytes> failures() {
   };
 }
 
+std::vector<dataplane::Bytes> digests() {
+  fsio::Digest128 root{};
+  for (size_t i = 0; i < root.size(); ++i) root[i] = static_cast<uint8_t>(0x11 * i);
+  return {
+      dataplane::encode_digest({1, {}}),
+      dataplane::encode_digest({300, root}),
+      dataplane::encode_digest({1ull << 50, root}),
+  };
+}
+
 std::vector<dataplane::Bytes> deltas() {
   return {
       dataplane::encode_delta({1, {1}}),
@@ -127,5 +137,6 @@ int main(int argc, char** argv) {
   write_seeds(out / "fuzz_decode_chunk", chunks());
   write_seeds(out / "fuzz_decode_failed", failures());
   write_seeds(out / "fuzz_decode_delta", deltas());
+  write_seeds(out / "fuzz_decode_digest", digests());
   return 0;
 }
