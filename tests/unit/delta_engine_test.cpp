@@ -240,6 +240,47 @@ TEST_F(DeltaEngineTest, BasisChangedUnderTheDeltaFallsBackToWholeFile) {
   expect_no_temp_files();
 }
 
+// --inplace: a delta whose result fails verification has already overwritten the file, so
+// the old version cannot come back; the file is asked for whole (and written in place)
+// once more, which lands it. If that fails too, the run ends with a partial transfer (23)
+// and says the update was retained.
+TEST_F(DeltaEngineTest, InplaceVerificationFailureRetriesWholeThenReportsTheRetainedUpdate) {
+  const std::string content = random_bytes(300000, 33);
+  make_pair("f", content, 34);
+  const auto inode = [&] {
+    struct stat st;
+    EXPECT_EQ(::stat((dst_ / "f").c_str(), &st), 0);
+    return st.st_ino;
+  };
+  const ino_t before = inode();
+  SyncOptions options = delta_options();
+  options.inplace = true;
+  {
+    MemoryChannel channel(false);
+    TamperingChannel tamper(channel);
+    tamper.on_content = [&](ContentMessage& m) {
+      if (auto* recipe = std::get_if<DeltaRecipe>(&m)) recipe->part.back() ^= 1;
+    };
+    Outcome out = run(tamper, channel, options);
+    EXPECT_EQ(out.exit_code, kExitOk) << out.errors;
+    EXPECT_NE(out.errors.find("update retained (will try again)"), std::string::npos) << out.errors;
+    expect_same("f");
+    EXPECT_EQ(inode(), before);
+  }
+  write_file(src_ / "f", random_bytes(300001, 35));  // another size: not skipped
+  MemoryChannel channel(false);
+  TamperingChannel tamper(channel);
+  tamper.on_content = [&](ContentMessage& m) {
+    if (auto* recipe = std::get_if<DeltaRecipe>(&m)) recipe->part.back() ^= 1;
+    if (auto* chunk = std::get_if<ContentChunk>(&m); chunk && chunk->last) chunk->digest[0] ^= 1;
+  };
+  Outcome out = run(tamper, channel, options);
+  EXPECT_EQ(out.exit_code, kExitPartial) << out.errors;
+  EXPECT_NE(out.errors.find("update retained (--inplace"), std::string::npos) << out.errors;
+  EXPECT_EQ(inode(), before);
+  expect_no_temp_files();
+}
+
 // A recipe damaged on the way (here: its digest) fails the final check; the file is sent
 // whole.
 TEST_F(DeltaEngineTest, DamagedRecipeFallsBackToWholeFile) {
