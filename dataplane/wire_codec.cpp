@@ -12,7 +12,7 @@
 //   ContentRequest u8 version, varint count, count x varint id
 //   ContentChunk   u8 version, id, offset, u8 flags (bit 0 last), string data,
 //                  [16-byte digest if last]
-//   ContentFailed  u8 version, id, u8 flags (bit 0 vanished), string message
+//   ContentFailed  u8 version, id, u8 flags (bit 0 vanished, bit 1 digest), string message
 //   ContentDigest  u8 version, id, 16-byte digest
 //   DeltaMessage   u8 version, id, string message (1 ..= kMaxDeltaMessage bytes)
 //
@@ -51,6 +51,7 @@ constexpr uint8_t kEntryHardlink = 1 << 5;
 constexpr uint8_t kEntryDigestFollows = 1 << 6;
 constexpr uint8_t kChunkLast = 1 << 0;
 constexpr uint8_t kFailedVanished = 1 << 0;
+constexpr uint8_t kFailedDigest = 1 << 1;
 
 // The fewest bytes one entry can take: name length + 1-byte name, kind, and one byte each
 // for mode, uid, gid, size, mtime sec, mtime nsec, id. Bounds what a count may reserve.
@@ -372,7 +373,8 @@ Bytes encode_failed(const engine::ContentFailed& failed) {
   Writer w(16 + message.size());
   w.u8(kCodecVersion);
   w.varint(failed.id);
-  w.u8(failed.vanished ? kFailedVanished : 0);
+  w.u8(static_cast<uint8_t>((failed.vanished ? kFailedVanished : 0) |
+                            (failed.digest ? kFailedDigest : 0)));
   w.string(message);
   return w.take();
 }
@@ -387,8 +389,9 @@ std::optional<engine::ContentFailed> decode_failed(std::span<const uint8_t> in,
     r.fail("id", "is 0");
     return std::nullopt;
   }
-  if (!r.flags("flags", kFailedVanished, flags)) return std::nullopt;
+  if (!r.flags("flags", kFailedVanished | kFailedDigest, flags)) return std::nullopt;
   failed.vanished = flags & kFailedVanished;
+  failed.digest = flags & kFailedDigest;
   if (!r.string("message", kMaxMessageText, failed.message)) return std::nullopt;
   if (!r.finish()) return std::nullopt;
   return failed;

@@ -72,6 +72,9 @@ struct ContentFailed {
   uint64_t id = 0;
   bool vanished = false;
   std::string message;
+  // It is the file's -c digest that could not be computed (a ContentDigest's place), not
+  // its content.
+  bool digest = false;
 };
 
 // The sender's encoded merkle::Probe for file `id`: "do you have these subtrees?".

@@ -894,15 +894,7 @@ class Receiver {
         take_digest(*digest);
       } else {
         auto& failed = std::get<ContentFailed>(*message);
-        drop_delta(failed.id);  // whole content (or its failure) ends a delta: see drop_delta
-        std::optional<PendingFile> file;
-        if (auto it = chunks_.find(failed.id); it != chunks_.end()) {
-          file = std::move(it->second.file);
-          chunks_.erase(it);
-        } else {
-          file = take_pending(failed.id);
-        }
-        if (!file) {
+        if (failed.digest) {
           // A file whose digest could not be computed: the sender could not read it.
           if (auto waiting = take_awaiting(failed.id)) {
             if (failed.vanished) {
@@ -914,6 +906,15 @@ class Receiver {
           }
           continue;
         }
+        drop_delta(failed.id);  // whole content (or its failure) ends a delta: see drop_delta
+        std::optional<PendingFile> file;
+        if (auto it = chunks_.find(failed.id); it != chunks_.end()) {
+          file = std::move(it->second.file);
+          chunks_.erase(it);
+        } else {
+          file = take_pending(failed.id);
+        }
+        if (!file) continue;
         if (failed.vanished) {
           report_.vanished(file->entry.path);
         } else {

@@ -115,6 +115,7 @@ class ListSink final : public fsio::WalkSink {
           ContentFailed failed;
           failed.id = id;
           failed.vanished = err == ENOENT;
+          failed.digest = true;
           failed.message = "checksum of \"" + path + "\" failed: " + std::strerror(err) + " (" +
                            std::to_string(err) + ")";
           channel.send_content(std::move(failed));

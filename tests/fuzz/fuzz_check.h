@@ -47,7 +47,7 @@ inline bool same(const engine::ContentChunk& a, const engine::ContentChunk& b) {
 }
 
 inline bool same(const engine::ContentFailed& a, const engine::ContentFailed& b) {
-  return a.id == b.id && a.vanished == b.vanished && a.message == b.message;
+  return a.id == b.id && a.vanished == b.vanished && a.digest == b.digest && a.message == b.message;
 }
 
 inline bool same(const engine::ContentDigest& a, const engine::ContentDigest& b) {

@@ -74,7 +74,7 @@ bool operator==(const ContentChunk& a, const ContentChunk& b) {
 }
 
 bool operator==(const ContentFailed& a, const ContentFailed& b) {
-  return a.id == b.id && a.vanished == b.vanished && a.message == b.message;
+  return a.id == b.id && a.vanished == b.vanished && a.digest == b.digest && a.message == b.message;
 }
 
 // ---- round-trip helpers ----
@@ -708,7 +708,8 @@ TEST(WireCodec, RoundTripsFailures) {
        {ContentFailed{1, false, ""}, ContentFailed{42, true, "gone: No such file (2)"},
         ContentFailed{std::numeric_limits<uint64_t>::max(), false,
                       std::string("\xff\xfe\0 bytes\n", 10)},
-        ContentFailed{3, false, std::string(kMaxMessageText, 'm')}}) {
+        ContentFailed{3, false, std::string(kMaxMessageText, 'm')},
+        ContentFailed{9, true, "checksum of \"f\" failed", true}}) {
     std::string error;
     Bytes bytes = encode_failed(failed);
     auto decoded = decode_failed(bytes, error);
@@ -731,8 +732,8 @@ TEST(WireCodec, RejectsMalformedFailures) {
   std::vector<Malformed> cases = {
       {"empty", {}, "failed: version truncated"},
       {"id 0", Raw{}.u8(kCodecVersion).varint(0).u8(0).str("x").b, "failed: id is 0"},
-      {"unknown flag", Raw{}.u8(kCodecVersion).varint(1).u8(2).str("x").b,
-       "failed: flags has unknown bits (0x02)"},
+      {"unknown flag", Raw{}.u8(kCodecVersion).varint(1).u8(4).str("x").b,
+       "failed: flags has unknown bits (0x04)"},
       {"message too long", Raw{}.u8(kCodecVersion).varint(1).u8(0).str(std::string(4097, 'm')).b,
        "failed: message too long (4097 > 4096)"},
       {"trailing bytes", Raw{}.u8(kCodecVersion).varint(1).u8(0).str("x").u8(0).b,
