@@ -102,6 +102,7 @@ std::vector<dataplane::Bytes> failures() {
       dataplane::encode_failed({1, false, ""}),
       dataplane::encode_failed({7, true, "send_files failed to open \"a\": No such file (2)"}),
       dataplane::encode_failed({1ull << 50, false, "\xff\xfe bytes"}),
+      dataplane::encode_failed({9, true, "checksum of \"f\" failed", true}),
   };
 }
 
