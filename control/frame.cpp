@@ -21,6 +21,7 @@ bool is_known_frame_type(uint8_t type) {
     case FrameType::delta_answer:
     case FrameType::delta_probe:
     case FrameType::delta_recipe:
+    case FrameType::content_digest:
       return true;
   }
   return false;

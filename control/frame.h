@@ -34,10 +34,11 @@ enum class FrameType : uint8_t {
   content_end = 0x16,
   list_batch_part = 0x17,  // data plane: part of a directory too large for one frame
   // Data plane, the delta exchange (docs/DELTA.md): one encoded DeltaMessage each.
-  delta_request = 0x18,  // receiver -> sender: a file's basis signature
-  delta_answer = 0x19,   // receiver -> sender: the answer to a probe
-  delta_probe = 0x1a,    // sender -> receiver: keys of subtrees to look for
-  delta_recipe = 0x1b,   // sender -> receiver: a part of the recipe
+  delta_request = 0x18,   // receiver -> sender: a file's basis signature
+  delta_answer = 0x19,    // receiver -> sender: the answer to a probe
+  delta_probe = 0x1a,     // sender -> receiver: keys of subtrees to look for
+  delta_recipe = 0x1b,    // sender -> receiver: a part of the recipe
+  content_digest = 0x1c,  // sender -> receiver: one encoded ContentDigest (-c)
 };
 
 struct Frame {

@@ -50,6 +50,7 @@ constexpr OptionField kOptionFields[] = {
     {"dry_run", &engine::SyncOptions::dry_run},
     {"whole_file", &engine::SyncOptions::whole_file},
     {"partial", &engine::SyncOptions::partial},
+    {"inplace", &engine::SyncOptions::inplace},
 };
 
 struct StatField {
@@ -119,6 +120,7 @@ json make_hello_ack(const std::vector<std::string>& shared) {
 json make_sync_start(const SyncStart& start) {
   json options = json::object();
   for (const auto& f : kOptionFields) options[f.name] = start.options.*f.member;
+  if (!start.options.partial_dir.empty()) options["partial_dir"] = start.options.partial_dir;
   json message = {{"type", "sync_start"},
                   {"direction", start.direction == Direction::push ? "push" : "pull"},
                   {"paths", start.paths},
@@ -162,6 +164,19 @@ SyncStart parse_sync_start(const json& message) {
       throw ProtocolError(std::string("option ") + f.name + " must be true or false");
     start.options.*f.member = it->get<bool>();
   }
+  // A path from the peer: relative, without "." or ".." components, so that the partial
+  // files stay beneath each file's own directory.
+  if (auto it = options.find("partial_dir"); it != options.end()) {
+    if (!it->is_string()) throw ProtocolError("option partial_dir must be a string");
+    std::string dir = it->get<std::string>();
+    if (std::string error = engine::check_partial_dir(dir, false); !error.empty())
+      throw ProtocolError(error);
+    while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+    start.options.partial_dir = std::move(dir);
+    start.options.partial = true;
+  }
+  if (start.options.inplace && !start.options.partial_dir.empty())
+    throw ProtocolError("inplace and partial_dir cannot be used together");
   if (auto it = message.find("output"); it != message.end() && it->is_object()) {
     start.output.verbose = std::clamp(it->value("verbose", 0), 0, 9);
     start.output.itemize = std::clamp(it->value("itemize", 0), 0, 9);

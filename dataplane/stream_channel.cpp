@@ -155,6 +155,8 @@ void StreamSenderChannel::send_content(engine::ContentMessage&& message) {
     send_frame(FrameType::delta_probe, encode_delta({probe->id, std::move(probe->probe)}));
   } else if (auto* recipe = std::get_if<engine::DeltaRecipe>(&message)) {
     send_frame(FrameType::delta_recipe, encode_delta({recipe->id, std::move(recipe->part)}));
+  } else if (auto* digest = std::get_if<engine::ContentDigest>(&message)) {
+    send_frame(FrameType::content_digest, encode_digest(*digest));
   } else {
     // Descriptors cannot cross machines; the engine asks can_pass_fds() first.
     throw std::logic_error("file descriptors cannot travel over a stream channel");
@@ -293,6 +295,13 @@ bool StreamReceiverChannel::on_frame(Frame& frame) {
       if (content_ended_) break;
       if (auto delta = decode_delta(frame.payload, error)) {
         content_.push(engine::DeltaRecipe{delta->id, std::move(delta->message)}, false);
+        return true;
+      }
+      break;
+    case FrameType::content_digest:
+      if (content_ended_) break;
+      if (auto digest = decode_digest(frame.payload, error)) {
+        content_.push(std::move(*digest));
         return true;
       }
       break;

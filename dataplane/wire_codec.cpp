@@ -5,14 +5,15 @@
 //                  count x entry
 //   entry          string name (leaf only: path = join(dir, name)),
 //                  u8 kind (bits 0-2 type, bit 3 maybe_sparse, bit 4 has_digest,
-//                           bit 5 hardlink_group present),
+//                           bit 5 hardlink_group present, bit 6 digest_follows),
 //                  mode, uid, gid, size, [rdev if device], zigzag mtime sec, mtime nsec, id,
 //                  [hardlink_group if bit 5], [16-byte digest if bit 4],
 //                  [string link_target if symlink]
 //   ContentRequest u8 version, varint count, count x varint id
 //   ContentChunk   u8 version, id, offset, u8 flags (bit 0 last), string data,
 //                  [16-byte digest if last]
-//   ContentFailed  u8 version, id, u8 flags (bit 0 vanished), string message
+//   ContentFailed  u8 version, id, u8 flags (bit 0 vanished, bit 1 digest), string message
+//   ContentDigest  u8 version, id, 16-byte digest
 //   DeltaMessage   u8 version, id, string message (1 ..= kMaxDeltaMessage bytes)
 //
 // Encodings are canonical: varints must be minimal, unknown flag bits are rejected and
@@ -47,8 +48,10 @@ constexpr uint8_t kEntryTypeMask = 0x07;
 constexpr uint8_t kEntrySparse = 1 << 3;
 constexpr uint8_t kEntryDigest = 1 << 4;
 constexpr uint8_t kEntryHardlink = 1 << 5;
+constexpr uint8_t kEntryDigestFollows = 1 << 6;
 constexpr uint8_t kChunkLast = 1 << 0;
 constexpr uint8_t kFailedVanished = 1 << 0;
+constexpr uint8_t kFailedDigest = 1 << 1;
 
 // The fewest bytes one entry can take: name length + 1-byte name, kind, and one byte each
 // for mode, uid, gid, size, mtime sec, mtime nsec, id. Bounds what a count may reserve.
@@ -146,7 +149,9 @@ bool decode_entry(Reader& r, const fsio::DirBatch& batch, bool& seen_root, fsio:
   e.path = fsio::join_path(batch.dir, name);
 
   uint8_t kind = 0;
-  if (!r.flags("kind", kEntryTypeMask | kEntrySparse | kEntryDigest | kEntryHardlink, kind)) {
+  if (!r.flags("kind",
+               kEntryTypeMask | kEntrySparse | kEntryDigest | kEntryHardlink | kEntryDigestFollows,
+               kind)) {
     return false;
   }
   uint8_t type = kind & kEntryTypeMask;
@@ -154,6 +159,11 @@ bool decode_entry(Reader& r, const fsio::DirBatch& batch, bool& seen_root, fsio:
   e.type = static_cast<fsio::FileType>(type);
   e.maybe_sparse = kind & kEntrySparse;
   e.has_digest = kind & kEntryDigest;
+  // -c's digest (the content's merkle root) describes a regular file's content only.
+  e.digest_follows = kind & kEntryDigestFollows;
+  if ((e.has_digest || e.digest_follows) && !e.is_regular())
+    return r.fail("kind", "digest on a non-regular file");
+  if (e.has_digest && e.digest_follows) return r.fail("kind", "digest both listed and to follow");
 
   uint64_t mode = 0;
   if (!r.varint("mode", std::numeric_limits<uint64_t>::max(), mode)) return false;
@@ -238,6 +248,7 @@ Bytes encode_batch(const fsio::DirBatch& batch) {
     if (e.maybe_sparse) kind |= kEntrySparse;
     if (e.has_digest) kind |= kEntryDigest;
     if (hardlink) kind |= kEntryHardlink;
+    if (e.digest_follows) kind |= kEntryDigestFollows;
     w.u8(kind);
     w.varint(e.mode);
     w.varint(e.uid);
@@ -362,7 +373,8 @@ Bytes encode_failed(const engine::ContentFailed& failed) {
   Writer w(16 + message.size());
   w.u8(kCodecVersion);
   w.varint(failed.id);
-  w.u8(failed.vanished ? kFailedVanished : 0);
+  w.u8(static_cast<uint8_t>((failed.vanished ? kFailedVanished : 0) |
+                            (failed.digest ? kFailedDigest : 0)));
   w.string(message);
   return w.take();
 }
@@ -393,11 +405,33 @@ std::optional<engine::ContentFailed> decode_failed(std::span<const uint8_t> in,
     r.fail("id", "is 0");
     return std::nullopt;
   }
-  if (!r.flags("flags", kFailedVanished, flags)) return std::nullopt;
+  if (!r.flags("flags", kFailedVanished | kFailedDigest, flags)) return std::nullopt;
   failed.vanished = flags & kFailedVanished;
+  failed.digest = flags & kFailedDigest;
   if (!r.string("message", kMaxMessageText, failed.message)) return std::nullopt;
   if (!r.finish()) return std::nullopt;
   return failed;
+}
+
+Bytes encode_digest(const engine::ContentDigest& digest) {
+  Writer w(32);
+  w.u8(kCodecVersion);
+  w.varint(digest.id);
+  w.raw(digest.digest.data(), digest.digest.size());
+  return w.take();
+}
+
+std::optional<engine::ContentDigest> decode_digest(std::span<const uint8_t> in,
+                                                   std::string& error) {
+  Reader r(in, error, "digest");
+  engine::ContentDigest out;
+  if (!r.version() || !r.varint_as("id", out.id)) return std::nullopt;
+  if (out.id == 0) {
+    r.fail("id", "is 0");
+    return std::nullopt;
+  }
+  if (!r.raw("digest", out.digest.data(), out.digest.size()) || !r.finish()) return std::nullopt;
+  return out;
 }
 
 Bytes encode_delta(const DeltaMessage& message) {

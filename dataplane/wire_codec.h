@@ -49,6 +49,9 @@ std::optional<engine::ContentChunk> decode_chunk(std::span<const uint8_t> in, st
 // Takes over the frame's buffer: the chunk's data is the part of it after the header.
 std::optional<engine::ContentChunk> decode_chunk(fsio::ByteBuffer&& in, std::string& error);
 
+Bytes encode_digest(const engine::ContentDigest& digest);
+std::optional<engine::ContentDigest> decode_digest(std::span<const uint8_t> in, std::string& error);
+
 Bytes encode_failed(const engine::ContentFailed& failed);
 std::optional<engine::ContentFailed> decode_failed(std::span<const uint8_t> in, std::string& error);
 

@@ -17,9 +17,9 @@ constexpr uint64_t kMaxOffset = static_cast<uint64_t>(std::numeric_limits<off_t>
 RecipeWriter::RecipeWriter(int out_fd, std::vector<int> sources, Observer observer)
     : out_fd_(out_fd), sources_(std::move(sources)), observer_(std::move(observer)) {}
 
-int RecipeWriter::write_out(std::span<const uint8_t> bytes) {
+int RecipeWriter::write_out(std::span<const uint8_t> bytes, bool already_there) {
   if (bytes.size() > kMaxOffset - written_) return EFBIG;
-  size_t done = 0;
+  size_t done = already_there ? bytes.size() : 0;
   while (done < bytes.size()) {
     ssize_t n = ::pwrite(out_fd_, bytes.data() + done, bytes.size() - done,
                          static_cast<off_t>(written_ + done));
@@ -51,7 +51,9 @@ int RecipeWriter::copy(uint32_t file, uint64_t offset, uint64_t length) {
       return errno;
     }
     if (n == 0) return ENODATA;
-    if (int err = write_out({buffer_.get(), static_cast<size_t>(n)})) return err;
+    // In place, a copy to where it already is (offset == written_) writes nothing.
+    const bool already_there = in_place_ && file == 0 && offset == written_;
+    if (int err = write_out({buffer_.get(), static_cast<size_t>(n)}, already_there)) return err;
     offset += static_cast<uint64_t>(n);
     length -= static_cast<uint64_t>(n);
   }

@@ -32,16 +32,22 @@ class RecipeWriter {
   // Bytes in memory. 0 or an errno value.
   int literal(std::span<const uint8_t> bytes);
 
+  // --inplace: out_fd is the file sources[0] names. A copy from source 0 to the place it
+  // already is is read (for the observer) but not written again. Copies that would read
+  // what was already overwritten must not be given (RecipeApplier refuses them).
+  void set_in_place(bool in_place) { in_place_ = in_place; }
+
   // Bytes written so far: where the next piece goes.
   uint64_t written() const { return written_; }
 
  private:
-  int write_out(std::span<const uint8_t> bytes);
+  int write_out(std::span<const uint8_t> bytes, bool already_there = false);
 
   int out_fd_;
   std::vector<int> sources_;
   Observer observer_;
   uint64_t written_ = 0;
+  bool in_place_ = false;
   std::unique_ptr<uint8_t[]> buffer_;
 };
 

@@ -53,6 +53,9 @@ struct FileEntry {
   FileType type = FileType::regular;
   bool maybe_sparse = false;  // fewer blocks allocated than the size needs: look for holes
   bool has_digest = false;    // digest is set (only with --checksum, regular files)
+  // With --checksum, a large regular file: its digest is not in the list but follows on the
+  // content stream (engine::ContentDigest), so that both sides hash it at the same time.
+  bool digest_follows = false;
   Digest128 digest{};
 
   bool is_dir() const { return type == FileType::directory; }

@@ -1,6 +1,7 @@
 #include "fsio/temp_file.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -57,12 +58,36 @@ TempFile TempFile::create(int dir_fd, std::string_view final_name, unsigned mode
   return temp;
 }
 
+TempFile TempFile::open_in_place(int dir_fd, std::string_view name, unsigned mode) {
+  TempFile file;
+  std::string leaf(name);
+  // O_NONBLOCK: a fifo that took the file's place must not hang the open.
+  UniqueFd fd(
+      ::openat(dir_fd, leaf.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, mode));
+  if (!fd) return file;
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) return file;
+  if (!S_ISREG(st.st_mode)) {
+    errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+    return file;
+  }
+  int flags = ::fcntl(fd.get(), F_GETFL);
+  if (flags >= 0) ::fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK);
+  file.dir_fd_ = dir_fd;
+  file.fd_ = std::move(fd);
+  file.temp_name_ = leaf;
+  file.final_name_ = std::move(leaf);
+  file.in_place_ = true;
+  return file;
+}
+
 TempFile::TempFile(TempFile&& other) noexcept
     : dir_fd_(other.dir_fd_),
       fd_(std::move(other.fd_)),
       temp_name_(std::move(other.temp_name_)),
       final_name_(std::move(other.final_name_)),
-      pending_(std::exchange(other.pending_, false)) {}
+      pending_(std::exchange(other.pending_, false)),
+      in_place_(std::exchange(other.in_place_, false)) {}
 
 TempFile& TempFile::operator=(TempFile&& other) noexcept {
   if (this != &other) {
@@ -72,6 +97,7 @@ TempFile& TempFile::operator=(TempFile&& other) noexcept {
     temp_name_ = std::move(other.temp_name_);
     final_name_ = std::move(other.final_name_);
     pending_ = std::exchange(other.pending_, false);
+    in_place_ = std::exchange(other.in_place_, false);
   }
   return *this;
 }
@@ -81,8 +107,22 @@ TempFile::~TempFile() {
 }
 
 int TempFile::commit() {
+  if (in_place_ && fd_.valid()) {
+    fd_.reset();
+    return 0;
+  }
   if (!pending_) return EINVAL;
   if (::renameat(dir_fd_, temp_name_.c_str(), dir_fd_, final_name_.c_str()) != 0) return errno;
+  pending_ = false;
+  g_live_temps--;
+  fd_.reset();
+  return 0;
+}
+
+int TempFile::commit_to(int other_dir_fd, std::string_view name) {
+  if (!pending_) return EINVAL;
+  std::string target(name);
+  if (::renameat(dir_fd_, temp_name_.c_str(), other_dir_fd, target.c_str()) != 0) return errno;
   pending_ = false;
   g_live_temps--;
   fd_.reset();

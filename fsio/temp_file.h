@@ -18,6 +18,12 @@ class TempFile {
   // Open for reading too: content that lands out of order is read back for its hash.
   static TempFile create(int dir_fd, std::string_view final_name, unsigned mode = 0600);
 
+  // --inplace: opens (or creates) `name` in dir_fd itself for writing, without truncating
+  // it and without following a symlink; anything but a regular file is refused (EISDIR,
+  // EINVAL). commit() then only closes it and discard() leaves it as it is: an update in
+  // place cannot be undone. Returns an invalid TempFile and sets errno on failure.
+  static TempFile open_in_place(int dir_fd, std::string_view name, unsigned mode = 0600);
+
   TempFile() = default;
   TempFile(TempFile&& other) noexcept;
   TempFile& operator=(TempFile&&) noexcept;
@@ -31,7 +37,10 @@ class TempFile {
 
   // Renames over the final name; returns 0 or an errno value.
   int commit();
+  // Renames to `name` in `other_dir_fd` instead (--partial-dir); 0 or an errno value.
+  int commit_to(int other_dir_fd, std::string_view name);
   void discard();
+  bool in_place() const { return in_place_; }
 
  private:
   int dir_fd_ = -1;
@@ -39,6 +48,7 @@ class TempFile {
   std::string temp_name_;
   std::string final_name_;
   bool pending_ = false;
+  bool in_place_ = false;
 };
 
 // How many temporary files exist right now (a signal handler waits for them to be removed).

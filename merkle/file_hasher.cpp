@@ -97,6 +97,13 @@ FileHashes hash_bytes(std::span<const uint8_t> data, const ChunkParams& params) 
   return out;
 }
 
+FileHashes hash_for_checksum(int fd, uint64_t listed_size) {
+  FileHashes out = hash_file(fd, chunk_params_for_size(listed_size), kHashWindow,
+                             kDefaultSegmentSize, WholeDigest::skip);
+  if (!out.error) out.digest = out.tree.root_hash();
+  return out;
+}
+
 std::vector<FileHashes> hash_files(std::span<const int> fds, std::span<const ChunkParams> params) {
   if (fds.size() != params.size()) {
     throw std::invalid_argument("hash_files: one ChunkParams per file");

@@ -42,6 +42,14 @@ FileHashes hash_file(int fd, const ChunkParams& params, size_t window = kHashWin
 // The same for bytes in memory (no window: the whole buffer is at hand).
 FileHashes hash_bytes(std::span<const uint8_t> data, const ChunkParams& params);
 
+// What --checksum compares: the merkle root of a file's content, chunked with the parameters
+// chunk_params_for_size(listed_size) gives. The parameters depend on the size only, so two
+// files of the same size (the only ones whose roots are compared) are cut alike, and the
+// tree is the one a delta against the file would use as its basis. Segments of a large file
+// are chunked on all cores; no whole-file digest is computed. FileHashes::digest holds the
+// root (meaningless if error is set).
+FileHashes hash_for_checksum(int fd, uint64_t listed_size);
+
 // Hashes several files at once, each with its own parameters; out[i] is for fds[i].
 std::vector<FileHashes> hash_files(std::span<const int> fds, std::span<const ChunkParams> params);
 

@@ -10,6 +10,12 @@ RecipeApplier::RecipeApplier(int out_fd, std::vector<int> sources)
         digest_.update(bytes.data(), bytes.size());
       }) {}
 
+RecipeApplier::RecipeApplier(int out_fd, std::vector<int> sources, bool in_place)
+    : RecipeApplier(out_fd, std::move(sources)) {
+  in_place_ = in_place;
+  writer_.set_in_place(in_place);
+}
+
 bool RecipeApplier::apply(const RecipePart& part, std::string& error) {
   if (have_last_) {
     error = "recipe: part after the last";
@@ -18,7 +24,12 @@ bool RecipeApplier::apply(const RecipePart& part, std::string& error) {
   for (size_t i = 0; i < part.ops.size(); ++i) {
     const RecipeOp& op = part.ops[i];
     int err = 0;
-    if (op.kind == RecipeOp::Kind::copy) {
+    if (op.kind == RecipeOp::Kind::copy && in_place_ && op.file == 0 &&
+        op.offset < writer_.written()) {
+      error = "recipe: op " + std::to_string(i) +
+              ": copies from a part of the basis already overwritten in place";
+      return false;
+    } else if (op.kind == RecipeOp::Kind::copy) {
       err = writer_.copy(op.file, op.offset, op.length);
     } else if (op.offset > part.literals.size() || op.length > part.literals.size() - op.offset) {
       error = "recipe: op " + std::to_string(i) + " outside the part's literal bytes";

@@ -21,6 +21,9 @@ class RecipeApplier {
   // Writes to out_fd (a new, empty file). sources[0] is the basis; sources[i] the file the
   // ChunkIndex numbered i (-1 for none).
   RecipeApplier(int out_fd, std::vector<int> sources);
+  // --inplace: out_fd is the basis itself (sources[0]). A copy from the basis that starts
+  // before the write position would read bytes already overwritten: refused, as a failure.
+  RecipeApplier(int out_fd, std::vector<int> sources, bool in_place);
   // The writer reports every byte to this object's digest.
   RecipeApplier(const RecipeApplier&) = delete;
   RecipeApplier& operator=(const RecipeApplier&) = delete;
@@ -40,6 +43,7 @@ class RecipeApplier {
  private:
   StreamDigest digest_;
   fsio::RecipeWriter writer_;
+  bool in_place_ = false;
   bool have_last_ = false;
   uint64_t total_size_ = 0;
   Digest128 expected_{};

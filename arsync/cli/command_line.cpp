@@ -108,6 +108,8 @@ CommandLine parse_command_line(int argc, char** argv) {
   app.add_flag("--stats", o.stats, "give some file-transfer stats");
   app.add_flag("--progress", cmd.progress, "show progress during transfer (one overall line)");
   app.add_flag("--partial", s.partial, "keep partially transferred files");
+  app.add_option("--partial-dir", s.partial_dir, "put a partially transferred file into DIR");
+  app.add_flag("--inplace", s.inplace, "update destination files in-place");
   bool partial_progress = false;
   app.add_flag("-P", partial_progress, "same as --partial --progress");
   app.add_flag("--mkpath", cmd.mkpath, "create the destination's path component");
@@ -157,6 +159,18 @@ CommandLine parse_command_line(int argc, char** argv) {
   if (no_d) s.devices = s.specials = false;
   if (s.delete_excluded) s.del = true;
   if (partial_progress) s.partial = cmd.progress = true;
+  if (!s.partial_dir.empty()) {
+    if (std::string error = engine::check_partial_dir(s.partial_dir, true); !error.empty())
+      throw UsageError(error);
+    // As rsync: implies --partial, and a relative DIR is neither sent nor deleted, by an
+    // exclude rule after all others.
+    while (s.partial_dir.size() > 1 && s.partial_dir.back() == '/') s.partial_dir.pop_back();
+    s.partial = true;
+    if (s.partial_dir.front() != '/')
+      s.filters.add(FilterRules::Kind::exclude, s.partial_dir + "/");
+  }
+  if (s.inplace && !s.partial_dir.empty())
+    throw UsageError("--inplace cannot be used with --partial-dir");
   // The last of -W and --no-whole-file wins, as in rsync; CLI11 does not say which came
   // last, so look at the arguments.
   if (whole_file || no_whole_file) {

@@ -66,6 +66,13 @@ int run(int argc, char** argv) {
     return 0;
   }
   if (cli::is_remote_transfer(cmd)) {
+    if (!cmd.sync.partial_dir.empty()) {
+      if (std::string error = engine::check_partial_dir(cmd.sync.partial_dir, false);
+          !error.empty()) {
+        std::fprintf(stderr, "arsync: %s (see 'arsync --help')\n", error.c_str());
+        return engine::kExitSyntax;
+      }
+    }
     // Over a network a delta saves bytes on the wire: on unless -W.
     cmd.sync.whole_file = cmd.whole_file.value_or(false);
     try {

@@ -72,6 +72,9 @@ struct ContentFailed {
   uint64_t id = 0;
   bool vanished = false;
   std::string message;
+  // It is the file's -c digest that could not be computed (a ContentDigest's place), not
+  // its content.
+  bool digest = false;
 };
 
 // The sender's encoded merkle::Probe for file `id`: "do you have these subtrees?".
@@ -86,9 +89,17 @@ struct DeltaRecipe {
   merkle::Bytes part;
 };
 
+// With --checksum, the digest (merkle root) of a listed file whose entry said it would
+// follow (fsio::FileEntry::digest_follows). A file the sender cannot read gets a
+// ContentFailed instead.
+struct ContentDigest {
+  uint64_t id = 0;
+  fsio::Digest128 digest{};
+};
+
 using ContentFds = std::vector<ContentFd>;
 using ContentMessage =
-    std::variant<ContentFds, ContentChunk, ContentFailed, DeltaProbe, DeltaRecipe>;
+    std::variant<ContentFds, ContentChunk, ContentFailed, DeltaProbe, DeltaRecipe, ContentDigest>;
 
 class SenderChannel {
  public:

@@ -6,11 +6,16 @@
 #include <sys/stat.h>
 
 #include <array>
+#include <memory>
 #include <string>
 #include <string_view>
 
 #include "arsync/engine/sync_options.h"
 #include "fsio/file_entry.h"
+
+namespace arsync::merkle {
+class MerkleTree;
+}  // namespace arsync::merkle
 
 namespace arsync::engine {
 
@@ -18,9 +23,11 @@ namespace arsync::engine {
 struct DestState {
   bool exists = false;
   struct stat st {};
-  std::string link_target;  // when it is a symlink
-  bool has_digest = false;  // with -c, for a regular file of the same size
-  fsio::Digest128 digest{};
+  std::string link_target;   // when it is a symlink
+  bool has_digest = false;   // with -c, for a regular file of the same size
+  fsio::Digest128 digest{};  // its merkle root (merkle::hash_for_checksum)
+  // The tree behind that root: the basis signature of a delta, if the file differs.
+  std::shared_ptr<const merkle::MerkleTree> tree;
 };
 
 enum class Action : uint8_t {

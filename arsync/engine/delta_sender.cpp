@@ -20,8 +20,12 @@ struct DeltaSender::Session {
 };
 
 DeltaSender::DeltaSender(SenderChannel& channel, TransferStats& stats, WorkerPool& pool,
-                         SendWhole send_whole)
-    : channel_(channel), stats_(stats), pool_(pool), send_whole_(std::move(send_whole)) {}
+                         SendWhole send_whole, bool in_place)
+    : channel_(channel),
+      stats_(stats),
+      pool_(pool),
+      send_whole_(std::move(send_whole)),
+      in_place_(in_place) {}
 
 DeltaSender::~DeltaSender() = default;
 
@@ -101,7 +105,9 @@ void DeltaSender::advance(uint64_t id, const std::shared_ptr<Session>& session,
 }
 
 void DeltaSender::send_recipe(uint64_t id, Session& session) {
-  merkle::RecipeEncoder encoder(session.prober->plan(), session.digest);
+  merkle::DeltaPlan plan = session.prober->plan();
+  if (in_place_) plan = merkle::restrict_for_in_place(plan);
+  merkle::RecipeEncoder encoder(std::move(plan), session.digest);
   const merkle::ReadAt read = merkle::read_from_fd(session.fd.get());
   int error = 0;
   while (std::optional<merkle::RecipePart> part = encoder.next(read, error)) {

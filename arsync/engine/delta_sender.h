@@ -28,7 +28,10 @@ class DeltaSender {
 
   // Recipes (which read the file) and fallbacks run on `pool`, off the thread that takes
   // the answers.
-  DeltaSender(SenderChannel& channel, TransferStats& stats, WorkerPool& pool, SendWhole send_whole);
+  // `in_place`: the receiver writes into its basis (--inplace), so recipes never copy from
+  // a part of it already overwritten (merkle::restrict_for_in_place).
+  DeltaSender(SenderChannel& channel, TransferStats& stats, WorkerPool& pool, SendWhole send_whole,
+              bool in_place = false);
   ~DeltaSender();
   DeltaSender(const DeltaSender&) = delete;
   DeltaSender& operator=(const DeltaSender&) = delete;
@@ -59,6 +62,7 @@ class DeltaSender {
   TransferStats& stats_;
   WorkerPool& pool_;
   SendWhole send_whole_;
+  bool in_place_ = false;
   std::mutex mutex_;
   std::unordered_map<uint64_t, std::shared_ptr<Session>> sessions_;
 };

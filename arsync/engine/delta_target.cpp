@@ -39,6 +39,13 @@ std::unique_ptr<DeltaTarget> DeltaTarget::without_basis(uint64_t new_size,
       new DeltaTarget({}, empty, new_size, &elsewhere, std::move(open_source)));
 }
 
+std::unique_ptr<DeltaTarget> DeltaTarget::from_tree(fsio::UniqueFd basis_fd,
+                                                    const merkle::MerkleTree& basis,
+                                                    uint64_t new_size) {
+  return std::unique_ptr<DeltaTarget>(
+      new DeltaTarget(std::move(basis_fd), basis, new_size, nullptr, {}));
+}
+
 merkle::Bytes DeltaTarget::early_signature(uint64_t basis_size) {
   merkle::Signature signature;
   signature.chunk_bits = static_cast<uint8_t>(merkle::chunk_params_for_size(basis_size).bits);
@@ -70,11 +77,12 @@ std::optional<merkle::Bytes> DeltaTarget::answer(std::span<const uint8_t> probe_
 }
 
 DeltaTarget::Step DeltaTarget::apply(std::span<const uint8_t> part_bytes, int out_fd,
-                                     std::string& error) {
+                                     std::string& error, bool in_place) {
   std::optional<merkle::RecipePart> part = merkle::decode_recipe_part(part_bytes, error);
   if (!part) return Step::failed;
   if (!applier_) {
-    applier_ = std::make_unique<merkle::RecipeApplier>(out_fd, std::vector<int>{basis_fd_.get()});
+    applier_ = std::make_unique<merkle::RecipeApplier>(out_fd, std::vector<int>{basis_fd_.get()},
+                                                       in_place);
     out_fd_ = out_fd;
   } else if (out_fd != out_fd_) {
     error = "recipe: parts written to different files";

@@ -54,6 +54,11 @@ class DeltaTarget {
                                                     const merkle::ChunkIndex& elsewhere,
                                                     OpenSource open_source);
 
+  // The same with the basis's tree already at hand (-c computed it to compare roots, with
+  // the parameters open() would pick for its size): nothing is read.
+  static std::unique_ptr<DeltaTarget> from_tree(fsio::UniqueFd basis_fd,
+                                                const merkle::MerkleTree& basis, uint64_t new_size);
+
   // The encoded signature of a basis of `basis_size` bytes, sent before it is hashed: its
   // root is unknown (all zero), so the sender finds an unchanged file by its first probe.
   static merkle::Bytes early_signature(uint64_t basis_size);
@@ -69,7 +74,8 @@ class DeltaTarget {
   // Applies one encoded recipe part, writing to out_fd (a new, empty file; the same one for
   // every part). done: the last part was applied and the result is the sender's file.
   // failed (with the reason): the output must be discarded.
-  Step apply(std::span<const uint8_t> part, int out_fd, std::string& error);
+  // `in_place` (--inplace): out_fd is the basis itself (merkle::RecipeApplier).
+  Step apply(std::span<const uint8_t> part, int out_fd, std::string& error, bool in_place = false);
 
   // Of the file built: bytes carried in the recipe, and bytes copied from the basis.
   uint64_t literal_bytes() const { return literal_bytes_; }

@@ -5,9 +5,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <memory>
 
 #include "fsio/unique_fd.h"
-#include "merkle/file_digest.h"
+#include "merkle/file_hasher.h"
 
 namespace arsync::engine {
 
@@ -30,8 +31,11 @@ int probe_dest(int dir_fd, const char* name, const fsio::FileEntry& src, bool wa
       static_cast<uint64_t>(out.st.st_size) == src.size) {
     fsio::UniqueFd fd(::openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
     if (!fd) return errno;
-    if (int err = merkle::digest_fd(fd.get(), out.digest)) return err;
+    merkle::FileHashes hashes = merkle::hash_for_checksum(fd.get(), src.size);
+    if (hashes.error) return hashes.error;
+    out.digest = hashes.digest;
     out.has_digest = true;
+    out.tree = std::make_shared<const merkle::MerkleTree>(std::move(hashes.tree));
   }
   return 0;
 }

@@ -32,6 +32,7 @@
 #include "fsio/temp_file.h"
 #include "merkle/chunk_params.h"
 #include "merkle/file_digest.h"
+#include "merkle/merkle_tree.h"
 
 namespace arsync::engine {
 namespace {
@@ -52,6 +53,12 @@ struct PendingFile {
   bool retried = false;     // content failed verification once and was asked for again
   bool delta = false;       // asked for as a delta against the file already there
   bool from_index = false;  // a delta without basis, from the receiver's other files
+  // With -c, the tree of the file already there, hashed to compare roots: the delta's basis
+  // signature, so that the basis is not read twice.
+  std::shared_ptr<const merkle::MerkleTree> basis_tree;
+  // --partial-dir: what an earlier run kept of this file is in the partial directory; it is
+  // the delta's basis, and it goes once the file is complete.
+  bool partial_basis = false;
 };
 
 // A deletion held back until all content has landed: new files may copy from it.
@@ -153,6 +160,10 @@ class Receiver {
 
     std::vector<Decision> decisions(batch.entries.size());
     std::vector<int> probe_errors(batch.entries.size(), 0);
+    std::vector<std::shared_ptr<const merkle::MerkleTree>> trees(batch.entries.size());
+    std::vector<char> partial(batch.entries.size(), 0);
+    // -c: entries whose digest follows on the content stream, with what the destination has.
+    std::vector<std::unique_ptr<DestState>> awaiting(batch.entries.size());
     for_each_entry(batch.entries.size(), !fresh, [&](size_t i) {
       if (!valid[i]) return;
       const FileEntry& e = batch.entries[i];
@@ -162,7 +173,17 @@ class Receiver {
       probe_errors[i] =
           probe_dest(fresh ? -1 : dir_fd, root ? "." : leaf.c_str(), e, options_.checksum, state);
       if (probe_errors[i]) return;
+      // The sender hashes its version while this side hashed its own: the decision waits for
+      // its digest. (A file of another size or type needs no digest to be decided.)
+      if (e.digest_follows && state.has_digest && !is_link_member(e)) {
+        awaiting[i] = std::make_unique<DestState>(std::move(state));
+        return;
+      }
       decisions[i] = decide(e, state, options_, is_root_);
+      if (decisions[i].action == Action::transfer) {
+        trees[i] = std::move(state.tree);
+        if (!fresh && !root) partial[i] = has_partial_file(dir_fd, leaf);
+      }
       // The run made the root itself: report it as created, as rsync does.
       if (root && dest_.root_created) {
         decisions[i].created = decisions[i].report = true;
@@ -214,19 +235,26 @@ class Receiver {
         valid[i] = false;
         continue;
       }
+      if (awaiting[i]) {
+        await_digest(dir, std::move(batch.entries[i]), std::move(*awaiting[i]));
+        valid[i] = false;
+        continue;
+      }
       if (is_link_member(e)) {
         // Decided once the whole group is known (see resolve_hardlink_groups).
         link_groups_[e.hardlink_group].push_back({e, decisions[i]});
         valid[i] = false;
         continue;
       }
-      if (may_hold_new(e, decisions[i])) {
+      // A file kept in the partial directory is a better basis than any other file.
+      if (partial[i]) {
+      } else if (may_hold_new(e, decisions[i])) {
         via_index[i] = kHold;  // counted as a delta until it is known not to be one
         ++held_new_count_;
       } else if (wants_index_delta(e, decisions[i])) {
         via_index[i] = kIndex;
       }
-      note_decision(e, decisions[i], wants_delta(decisions[i]) || via_index[i]);
+      note_decision(e, decisions[i], wants_delta(decisions[i], partial[i]) || via_index[i]);
     }
 
     if (options_.dry_run) return;
@@ -241,12 +269,15 @@ class Receiver {
     for (size_t i = 0; i < batch.entries.size(); ++i) {
       if (valid[i] && decisions[i].action == Action::transfer) {
         if (decisions[i].replace && !clear_way(dir_fd, batch.entries[i], false)) continue;
+        const bool delta = wants_delta(decisions[i], partial[i]);
         PendingFile file{dir,
                          std::move(batch.entries[i]),
                          decisions[i].final_mode,
                          false,
-                         wants_delta(decisions[i]) || via_index[i],
-                         via_index[i] != 0};
+                         delta || via_index[i],
+                         via_index[i] != 0,
+                         delta && !partial[i] ? std::move(trees[i]) : nullptr,
+                         partial[i] != 0};
         if (via_index[i] == kHold) {
           file.dir = nullptr;  // reopened when released: held files could hold too many
           held_new_.push_back(std::move(file));
@@ -314,7 +345,7 @@ class Receiver {
       if (leader->decision.replace && !clear_way(dir->get(), leader->entry, false)) continue;
       std::vector<PendingFile> wanted;
       wanted.push_back({dir, std::move(leader->entry), leader->decision.final_mode, false,
-                        wants_delta(leader->decision)});
+                        wants_delta(leader->decision), false, nullptr, false});
       request(wanted);
     }
     link_groups_.clear();
@@ -322,9 +353,11 @@ class Receiver {
 
   // A file that is already there, as a regular file, is updated by a delta against it
   // unless the user asked for whole files (or the channel cannot carry deltas).
-  bool wants_delta(const Decision& d) const {
+  // With --partial-dir, a file kept there by an earlier run is the basis instead, whether
+  // or not the file itself exists.
+  bool wants_delta(const Decision& d, bool partial_basis = false) const {
     return !options_.whole_file && channel_.carries_delta() && d.action == Action::transfer &&
-           !d.created && !d.replace;
+           ((!d.created && !d.replace) || partial_basis);
   }
 
   // A file new at its path (or replacing something else) whose content may be in other
@@ -455,6 +488,147 @@ class Receiver {
       delete_held(dir.get(), held.name, path, report_);
     }
     held_.clear();
+  }
+
+  // ---- -c: decisions that wait for the sender's digest ----
+
+  struct AwaitingDigest {
+    DirFdPtr dir;
+    FileEntry entry;
+    DestState state;
+  };
+
+  // Counted in flight from here until decided (and, if it is then transferred, landed).
+  void await_digest(DirFdPtr dir, FileEntry entry, DestState state) {
+    std::unique_lock lock(mutex_);
+    idle_.wait(lock, [&] { return in_flight_ < kMaxInFlight; });
+    ++in_flight_;
+    const uint64_t id = entry.id;
+    auto early = early_digests_.find(id);
+    if (!content_closed_ && early == early_digests_.end() && !awaiting_.count(id)) {
+      awaiting_.emplace(id, AwaitingDigest{dir, std::move(entry), std::move(state)});
+      return;
+    }
+    std::optional<fsio::Digest128> digest;
+    if (early != early_digests_.end()) {
+      digest = early->second;
+      early_digests_.erase(early);
+    }
+    lock.unlock();
+    // Already here, or never coming (the content stream ended; an id listed twice): decide
+    // now, without it if need be (then the file is transferred).
+    decide_with_digest(AwaitingDigest{dir, std::move(entry), std::move(state)}, digest);
+  }
+
+  void take_digest(const ContentDigest& message) {
+    std::unique_lock lock(mutex_);
+    auto it = awaiting_.find(message.id);
+    if (it == awaiting_.end()) {
+      // Its batch is not decided yet. A sender sends one digest per entry that said so; a
+      // peer that sends more only fills this up to its bound.
+      if (early_digests_.size() < kMaxEarlyDigests)
+        early_digests_.emplace(message.id, message.digest);
+      return;
+    }
+    AwaitingDigest waiting = std::move(it->second);
+    awaiting_.erase(it);
+    lock.unlock();
+    decide_with_digest(std::move(waiting), message.digest);
+  }
+
+  std::optional<AwaitingDigest> take_awaiting(uint64_t id) {
+    std::lock_guard lock(mutex_);
+    auto it = awaiting_.find(id);
+    if (it == awaiting_.end()) return std::nullopt;
+    AwaitingDigest waiting = std::move(it->second);
+    awaiting_.erase(it);
+    return waiting;
+  }
+
+  void decide_with_digest(AwaitingDigest waiting, std::optional<fsio::Digest128> digest) {
+    FileEntry& e = waiting.entry;
+    e.has_digest = digest.has_value();
+    if (digest) e.digest = *digest;
+    const Decision d = decide(e, waiting.state, options_, is_root_);
+    const int dir_fd = waiting.dir->get();
+    const bool partial = d.action == Action::transfer &&
+                         has_partial_file(dir_fd, std::string(fsio::leaf_name(e.path)));
+    note_decision(e, d, wants_delta(d, partial));
+    if (options_.dry_run || d.action != Action::transfer) {
+      if (!options_.dry_run) apply(dir_fd, e, d);
+      complete_one();
+      return;
+    }
+    const bool delta = wants_delta(d, partial);
+    PendingFile file{waiting.dir,
+                     std::move(e),
+                     d.final_mode,
+                     false,
+                     delta,
+                     false,
+                     delta && !partial ? std::move(waiting.state.tree) : nullptr,
+                     partial};
+    const uint64_t id = file.entry.id;
+    {
+      std::unique_lock lock(mutex_);
+      if (content_closed_ || pending_.count(id)) {
+        lock.unlock();
+        report_not_received(file);
+        complete_one();
+        return;
+      }
+      pending_.emplace(id, std::move(file));
+    }
+    if (delta) {
+      copies_.run([this, id] { start_delta(id); });
+    } else {
+      channel_.request(ContentRequest{{id}});
+    }
+  }
+
+  // ---- --partial-dir ----
+
+  // The partial directory of the files in dir_fd (options_.partial_dir, beneath dir_fd
+  // unless absolute, never through a symlink); created first if `create`. Invalid, with
+  // errno set, if it is not there.
+  fsio::UniqueFd open_partial_dir(int dir_fd, bool create) {
+    const std::string& pd = options_.partial_dir;
+    if (pd.front() == '/') {
+      if (create) ::mkdir(pd.c_str(), 0700);
+      return fsio::UniqueFd(::open(pd.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    }
+    for (size_t start = 0; create;) {
+      const size_t end = std::min(pd.find('/', start), pd.size());
+      fsio::UniqueFd parent = fsio::open_dir_beneath(
+          dir_fd, start == 0 ? std::string_view() : std::string_view(pd).substr(0, start - 1));
+      if (!parent) return {};
+      const std::string component = pd.substr(start, end - start);
+      if (::mkdirat(parent.get(), component.c_str(), 0700) != 0 && errno != EEXIST) return {};
+      if (end == pd.size()) break;
+      start = end + 1;
+    }
+    return fsio::open_dir_beneath(dir_fd, pd);
+  }
+
+  bool has_partial_file(int dir_fd, const std::string& leaf) {
+    if (options_.partial_dir.empty() || dir_fd < 0) return false;
+    fsio::UniqueFd pdir = open_partial_dir(dir_fd, false);
+    struct stat st;
+    return pdir && ::fstatat(pdir.get(), leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+           S_ISREG(st.st_mode);
+  }
+
+  // After the file landed: its partial file goes, and the partial directory with it if
+  // that leaves it empty (as rsync does; an absolute one stays).
+  void remove_partial_file(const PendingFile& file) {
+    if (!file.partial_basis) return;
+    fsio::UniqueFd pdir = open_partial_dir(file.dir->get(), false);
+    if (!pdir) return;
+    std::string leaf(fsio::leaf_name(file.entry.path));
+    if (::unlinkat(pdir.get(), leaf.c_str(), 0) != 0 && errno != ENOENT)
+      report_.error(file.entry.path, errno, "remove partial file of");
+    if (options_.partial_dir.front() != '/')
+      ::unlinkat(file.dir->get(), options_.partial_dir.c_str(), AT_REMOVEDIR);
   }
 
   void note_decision(const FileEntry& e, const Decision& d, bool delta) {
@@ -626,6 +800,8 @@ class Receiver {
     std::string leaf;
     uint64_t size = 0;
     bool from_index = false;
+    std::shared_ptr<const merkle::MerkleTree> tree;
+    bool partial_basis = false;
     {
       std::lock_guard lock(mutex_);
       auto it = pending_.find(id);
@@ -634,15 +810,20 @@ class Receiver {
       leaf = fsio::leaf_name(it->second.entry.path);
       size = it->second.entry.size;
       from_index = it->second.from_index;
+      tree = std::move(it->second.basis_tree);
+      partial_basis = it->second.partial_basis;
     }
     if (from_index) {
       start_index_delta(id, size);
       return;
     }
+    // --partial-dir: the basis is what an earlier run kept.
+    fsio::UniqueFd partial_dir;
+    if (partial_basis) partial_dir = open_partial_dir(dir->get(), false);
     // O_NONBLOCK: whatever took the file's place since the decision (a fifo) must not hang
     // the open; only a regular file is a basis.
-    fsio::UniqueFd basis(
-        ::openat(dir->get(), leaf.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+    fsio::UniqueFd basis(::openat(partial_basis ? partial_dir.get() : dir->get(), leaf.c_str(),
+                                  O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
     struct stat st;
     if (!basis || ::fstat(basis.get(), &st) != 0 || !S_ISREG(st.st_mode) || cancelled()) {
       ask_whole(id);
@@ -652,6 +833,19 @@ class Receiver {
     const merkle::ChunkParams params = merkle::chunk_params_for_size(basis_size);
     std::promise<std::shared_ptr<DeltaTarget>> hashed;
     DeltaState state{hashed.get_future().share(), {}};
+    // -c hashed this basis already, with these parameters (a function of its size): if the
+    // size is still the same, its tree is the signature, root included. A basis that
+    // changed meanwhile makes copies that fail the final check, as with the early signature.
+    if (tree && tree->size() == basis_size && tree->params() == params) {
+      std::shared_ptr<DeltaTarget> target = DeltaTarget::from_tree(std::move(basis), *tree, size);
+      tree.reset();
+      merkle::Bytes signature = target->signature();
+      hashed.set_value(std::move(target));
+      if (register_delta(id, std::move(state)))
+        channel_.request(DeltaRequest{id, std::move(signature)});
+      return;
+    }
+    tree.reset();
     if (basis_size >= kEarlySignatureFrom) {
       if (!register_delta(id, std::move(state))) return;
       channel_.request(DeltaRequest{id, DeltaTarget::early_signature(basis_size)});
@@ -783,17 +977,17 @@ class Receiver {
         leaf = fsio::leaf_name(file.entry.path);
         mode = file.final_mode & 0777;
       }
-      state->temp = fsio::TempFile::create(dir->get(), leaf, mode);
+      state->temp = create_output(dir->get(), leaf, mode);
       if (!state->temp.valid()) {
         int err = errno;
         drop_delta(id);
-        if (auto file = take_pending(id)) report_.error(file->entry.path, err, "mkstemp");
+        if (auto file = take_pending(id)) report_.error(file->entry.path, err, output_verb());
         complete_one();
         return;
       }
     }
     std::string error;
-    switch (target->apply(recipe.part, state->temp.fd(), error)) {
+    switch (target->apply(recipe.part, state->temp.fd(), error, state->temp.in_place())) {
       case DeltaTarget::Step::more:
         return;
       case DeltaTarget::Step::done: {
@@ -808,14 +1002,19 @@ class Receiver {
         report_.stats().matched_data += matched;
         if (std::optional<PendingFile> file = take_pending(id)) {
           file->entry.size = literal + matched;
-          finish_file(*file, temp);
+          if (int err = end_in_place(temp, file->entry.size)) {
+            report_.error(file->entry.path, err, "truncate");
+          } else {
+            finish_file(*file, temp);
+          }
         }
         complete_one();
         return;
       }
       case DeltaTarget::Step::failed: {
-        // As for a whole file that fails its hash: the old file stays and the content is
-        // asked for again, whole this time.
+        // As for a whole file that fails its hash: the old file stays (in place, the
+        // update stays: it cannot be undone) and the content is asked for again, whole.
+        const bool retained = state->temp.in_place();
         drop_delta(id);
         std::string path;
         {
@@ -825,11 +1024,25 @@ class Receiver {
           it->second.retried = true;
           path = it->second.entry.path;
         }
-        report_.retrying(path);
+        report_.retrying(path, retained);
         channel_.request(ContentRequest{{id}});
         return;
       }
     }
+  }
+
+  // Where a file's new content is written: a temporary file renamed over the final name
+  // once complete, or with --inplace the file itself.
+  fsio::TempFile create_output(int dir_fd, std::string_view leaf, unsigned mode) {
+    if (options_.inplace) return fsio::TempFile::open_in_place(dir_fd, leaf, mode);
+    return fsio::TempFile::create(dir_fd, leaf, mode);
+  }
+  const char* output_verb() const { return options_.inplace ? "open" : "mkstemp"; }
+
+  // In place, the old version may be longer than the new one: cut it at the new size.
+  static int end_in_place(fsio::TempFile& out, uint64_t size) {
+    if (!out.in_place()) return 0;
+    return ::ftruncate(out.fd(), static_cast<off_t>(size)) == 0 ? 0 : errno;
   }
 
   std::optional<PendingFile> take_pending(uint64_t id) {
@@ -852,12 +1065,13 @@ class Receiver {
     // The content stream ended: anything still awaited will never come (the peer failed).
     std::vector<PendingFile> lost;
     for (auto& [id, state] : chunks_) {
-      // Ranges that arrived past a gap are not part of the start of the file.
-      if (state.assembly && state.temp.valid() &&
+      // Ranges that arrived past a gap are not part of the start of the file (in place,
+      // the file is what it is: part new, part old).
+      if (state.assembly && state.temp.valid() && !state.temp.in_place() &&
           ::ftruncate(state.temp.fd(), static_cast<off_t>(state.assembly->contiguous())) != 0) {
         state.temp.discard();
       }
-      keep_partial(state.temp, state.file.entry.path);
+      keep_partial(state.temp, state.file);
       lost.push_back(std::move(state.file));
     }
     chunks_.clear();  // discards their temporary files
@@ -865,12 +1079,15 @@ class Receiver {
       std::lock_guard lock(mutex_);
       content_closed_ = true;  // and so later requests fail at once (see request())
       for (auto& [id, state] : deltas_) {
-        if (auto it = pending_.find(id); it != pending_.end())
-          keep_partial(state.temp, it->second.entry.path);
+        if (auto it = pending_.find(id); it != pending_.end()) keep_partial(state.temp, it->second);
       }
       deltas_.clear();
       for (auto& [id, file] : pending_) lost.push_back(std::move(file));
       pending_.clear();
+      for (auto& [id, waiting] : awaiting_)
+        lost.push_back(PendingFile{waiting.dir, std::move(waiting.entry), 0, false, false, false,
+                                   nullptr, false});
+      awaiting_.clear();
     }
     for (auto& file : lost) {
       report_not_received(file);
@@ -882,11 +1099,24 @@ class Receiver {
   // name, as in rsync: what arrived from the start is the start of the new version, and
   // the next run updates it by a delta that sends only the rest. Without, it is discarded
   // and the old version stays.
-  void keep_partial(fsio::TempFile& temp, const std::string& path) {
-    if (!options_.partial || !temp.valid()) return;
+  // With --partial-dir it goes to the partial directory instead, under the file's name,
+  // and the final name keeps the old version. In place (--inplace) it already is the file.
+  void keep_partial(fsio::TempFile& temp, const PendingFile& file) {
+    if (!options_.partial || !temp.valid() || temp.in_place()) return;
     struct stat st;
     if (::fstat(temp.fd(), &st) != 0 || st.st_size == 0) return;
-    if (int err = temp.commit()) report_.error(path, err, "rename");
+    const std::string& path = file.entry.path;
+    if (options_.partial_dir.empty()) {
+      if (int err = temp.commit()) report_.error(path, err, "rename");
+      return;
+    }
+    fsio::UniqueFd pdir = open_partial_dir(file.dir->get(), true);
+    if (!pdir) {
+      report_.error(path, errno, "make partial directory for");
+      return;
+    }
+    if (int err = temp.commit_to(pdir.get(), fsio::leaf_name(path)))
+      report_.error(path, err, "rename into the partial directory");
   }
 
   void report_not_received(const PendingFile& file) {
@@ -904,8 +1134,22 @@ class Receiver {
         take_probe(*probe);
       } else if (auto* recipe = std::get_if<DeltaRecipe>(&*message)) {
         take_recipe(*recipe);
+      } else if (auto* digest = std::get_if<ContentDigest>(&*message)) {
+        take_digest(*digest);
       } else {
         auto& failed = std::get<ContentFailed>(*message);
+        if (failed.digest) {
+          // A file whose digest could not be computed: the sender could not read it.
+          if (auto waiting = take_awaiting(failed.id)) {
+            if (failed.vanished) {
+              report_.vanished(waiting->entry.path);
+            } else {
+              report_.error_message(waiting->entry.path, "arsync: " + failed.message);
+            }
+            complete_one();
+          }
+          continue;
+        }
         drop_delta(failed.id);  // whole content (or its failure) ends a delta: see drop_delta
         std::optional<PendingFile> file;
         if (auto it = chunks_.find(failed.id); it != chunks_.end()) {
@@ -957,13 +1201,16 @@ class Receiver {
     std::string leaf(fsio::leaf_name(file.entry.path));
     // Created with its final permissions where the umask allows, so that usually no chmod
     // is needed; set-id bits always come from the chmod after the chown.
-    fsio::TempFile temp = fsio::TempFile::create(file.dir->get(), leaf, file.final_mode & 0777);
+    fsio::TempFile temp = create_output(file.dir->get(), leaf, file.final_mode & 0777);
     if (!temp.valid()) {
-      report_.error(file.entry.path, errno, "mkstemp");
+      report_.error(file.entry.path, errno, output_verb());
       return;
     }
-    int err = fsio::copy_data(content.fd->get(), temp.fd(), content.size, content.maybe_sparse,
-                              &copy_method_, &cancel_flag());
+    // In place, a hole in the source must overwrite the old bytes: no skipping holes.
+    int err =
+        fsio::copy_data(content.fd->get(), temp.fd(), content.size,
+                        content.maybe_sparse && !temp.in_place(), &copy_method_, &cancel_flag());
+    if (!err) err = end_in_place(temp, content.size);
     if (err) {
       if (err != ECANCELED) report_.error(file.entry.path, err == ENODATA ? EIO : err, "copy");
       return;
@@ -985,12 +1232,12 @@ class Receiver {
       auto file = take_pending(chunk.id);
       if (!file) return;
       ChunkState state{std::move(*file), {}, {}};
-      state.temp =
-          fsio::TempFile::create(state.file.dir->get(), fsio::leaf_name(state.file.entry.path));
+      state.temp = create_output(state.file.dir->get(), fsio::leaf_name(state.file.entry.path),
+                                 options_.inplace ? state.file.final_mode & 0777 : 0600);
       if (state.temp.valid()) {
         state.assembly = std::make_unique<ChunkAssembly>(state.temp.fd());
       } else {
-        report_.error(state.file.entry.path, errno, "mkstemp");
+        report_.error(state.file.entry.path, errno, output_verb());
       }
       it = chunks_.emplace(chunk.id, std::move(state)).first;
     }
@@ -1013,20 +1260,30 @@ class Receiver {
       return;
     }
     if (!state.assembly->complete()) return;
-    if (state.assembly->digest_matches()) {
-      state.file.entry.size = state.assembly->contiguous();
-      finish_file(state.file, state.temp);
-    } else if (!state.file.retried) {
-      // As rsync does: the old file stays, and the content is asked for once more.
-      report_.retrying(state.file.entry.path);
-      retry(std::move(state.file));
-      chunks_.erase(it);
-      return;
+    if (!state.assembly->digest_matches()) {
+      const bool retained = state.temp.in_place();
+      if (!state.file.retried) {
+        // As rsync does: the old file stays (in place, the update stays: it cannot be
+        // undone), and the content is asked for once more.
+        report_.retrying(state.file.entry.path, retained);
+        retry(std::move(state.file));
+        chunks_.erase(it);
+        return;
+      }
+      report_.error_message(state.file.entry.path,
+                            "arsync: \"" + escape_name(state.file.entry.path) +
+                                "\" failed verification twice: content hash mismatch, " +
+                                (retained ? "update retained (--inplace: the old version is "
+                                            "gone)"
+                                          : "file not updated"));
     } else {
-      report_.error_message(
-          state.file.entry.path,
-          "arsync: \"" + escape_name(state.file.entry.path) +
-              "\" failed verification twice: content hash mismatch, file not updated");
+      const uint64_t size = state.assembly->contiguous();
+      state.file.entry.size = size;
+      if (int err = end_in_place(state.temp, size)) {
+        report_.error(state.file.entry.path, err, "truncate");
+      } else {
+        finish_file(state.file, state.temp);
+      }
     }
     chunks_.erase(it);
     complete_one();
@@ -1058,6 +1315,7 @@ class Receiver {
       report_.error(file.entry.path, err, "rename");
       return;
     }
+    remove_partial_file(file);
     report_.stats().files_done++;
     report_.stats().bytes_done += file.entry.size;
   }
@@ -1139,6 +1397,11 @@ class Receiver {
   std::unordered_map<uint64_t, PendingFile> pending_;
   std::unordered_map<uint64_t, ChunkState> chunks_;  // content thread only
   std::unordered_map<uint64_t, DeltaState> deltas_;  // under mutex_; erased by the content thread
+  // -c: entries waiting for the sender's digest, and digests that came before their entry
+  // was decided (both under mutex_).
+  static constexpr size_t kMaxEarlyDigests = 1 << 16;
+  std::unordered_map<uint64_t, AwaitingDigest> awaiting_;
+  std::unordered_map<uint64_t, fsio::Digest128> early_digests_;
   WorkerPool copies_;  // copies, and the per-entry probes of large batches
   std::atomic<fsio::CopyMethod> copy_method_{fsio::CopyMethod::copy_file_range};
 

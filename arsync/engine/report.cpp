@@ -136,10 +136,10 @@ void Report::vanished(std::string_view path) {
   raise(kExitVanished);
 }
 
-void Report::retrying(std::string_view path) {
+void Report::retrying(std::string_view path, bool retained) {
   write_file_problem(path,
-                     "WARNING: \"" + escape_name(path) +
-                         "\" failed verification -- update discarded (will try again).",
+                     "WARNING: \"" + escape_name(path) + "\" failed verification -- update " +
+                         (retained ? "retained" : "discarded") + " (will try again).",
                      true);
 }
 

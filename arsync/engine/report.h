@@ -49,7 +49,8 @@ class Report {
   void vanished(std::string_view path);
   // A file whose content failed verification and is being asked for once more; not an
   // error yet (a warning on the error stream, as rsync words it).
-  void retrying(std::string_view path);
+  // `retained`: with --inplace the failed update stays in the file (rsync's wording).
+  void retrying(std::string_view path, bool retained = false);
   // Something left out on purpose: informational, on stdout, as rsync words it.
   void skipped(std::string_view path, fsio::SkipReason why);
   void info(std::string_view line);

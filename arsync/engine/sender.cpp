@@ -17,6 +17,7 @@
 
 #include "fsio/beneath.h"
 #include "merkle/file_digest.h"
+#include "merkle/file_hasher.h"
 
 namespace arsync::engine {
 namespace {
@@ -42,11 +43,18 @@ class FileTable {
   tbb::concurrent_vector<SourceFile> files_;
 };
 
+// With -c, a file this large is listed without its digest, which follows on the content
+// stream once hashed: the receiver hashes its own version meanwhile, instead of after the
+// list arrives. Smaller files are hashed before their batch goes (cheaper than a message).
+constexpr uint64_t kLateDigestFrom = 16 << 20;
+
 class ListSink final : public fsio::WalkSink {
  public:
   ListSink(uint32_t root_index, int root_fd, const fsio::SourceSpec& spec,
-           const SyncOptions& options, Report& report, SenderChannel& channel, FileTable& table)
-      : root_index_(root_index),
+           const SyncOptions& options, Report& report, SenderChannel& channel, FileTable& table,
+           WorkerPool& late_hashers)
+      : late_hashers_(late_hashers),
+        root_index_(root_index),
         root_fd_(root_fd),
         spec_(spec),
         top_name_(fsio::split_source(spec.arg).top_name),
@@ -82,8 +90,40 @@ class ListSink final : public fsio::WalkSink {
       }
       stats.file_list_size += entry.path.size() + entry.link_target.size() + 16;
     }
-    if (options_.checksum) add_digests(batch);
+    std::vector<std::pair<uint64_t, std::string>> late;
+    if (options_.checksum) {
+      add_digests(batch);
+      for (const auto& entry : batch.entries) {
+        if (entry.digest_follows) late.emplace_back(entry.id, disk_path(entry.path));
+      }
+    }
     channel_.send_batch(std::move(batch));
+    for (auto& [id, path] : late) {
+      // The sink ends with its source's walk, before these tasks do: they keep what they use.
+      late_hashers_.run([root_fd = root_fd_, &channel = channel_, id, path = std::move(path)] {
+        fsio::UniqueFd fd = fsio::open_file_beneath(root_fd, path);
+        struct stat st;
+        int err = fd && ::fstat(fd.get(), &st) == 0 ? 0 : errno;
+        merkle::FileHashes hashes;
+        if (!err) {
+          // The listed size is what the receiver's parameters come from: the file's size
+          // now gives the same unless it changed, and then the roots differ anyway.
+          hashes = merkle::hash_for_checksum(fd.get(), static_cast<uint64_t>(st.st_size));
+          err = hashes.error;
+        }
+        if (err) {  // the receiver reports it, as for content that cannot be read
+          ContentFailed failed;
+          failed.id = id;
+          failed.vanished = err == ENOENT;
+          failed.digest = true;
+          failed.message = "checksum of \"" + path + "\" failed: " + std::strerror(err) + " (" +
+                           std::to_string(err) + ")";
+          channel.send_content(std::move(failed));
+          return;
+        }
+        channel.send_content(ContentDigest{id, hashes.digest});
+      });
+    }
   }
 
   void on_error(const std::string& path, int err, const char* what) override {
@@ -101,14 +141,28 @@ class ListSink final : public fsio::WalkSink {
     return listed;
   }
 
+  // -c: the merkle root of each regular file (merkle::hash_for_checksum), the files of a
+  // batch side by side and a large file's segments on all cores, while the receiver hashes
+  // its own versions the same way.
   void add_digests(fsio::DirBatch& batch) {
     hashers_.for_each(
         batch.entries.size(),
         [&](size_t i) {
           fsio::FileEntry& entry = batch.entries[i];
           if (!entry.is_regular()) return;
+          // Hard-linked files are decided as a group, once the whole list is in: their
+          // digests go with the list.
+          if (entry.size >= kLateDigestFrom && entry.hardlink_group == fsio::FileEntry::kNoLink) {
+            entry.digest_follows = true;
+            return;
+          }
           fsio::UniqueFd fd = fsio::open_file_beneath(root_fd_, disk_path(entry.path));
-          int err = fd ? merkle::digest_fd(fd.get(), entry.digest) : errno;
+          int err = errno;
+          if (fd) {
+            merkle::FileHashes hashes = merkle::hash_for_checksum(fd.get(), entry.size);
+            err = hashes.error;
+            entry.digest = hashes.digest;
+          }
           if (err) {
             report_.error(entry.path, err, "checksum of");
             return;
@@ -118,6 +172,7 @@ class ListSink final : public fsio::WalkSink {
         1);
   }
 
+  WorkerPool& late_hashers_;
   uint32_t root_index_;
   int root_fd_;
   const fsio::SourceSpec& spec_;
@@ -242,9 +297,10 @@ void run_sender(const std::vector<fsio::SourceSpec>& sources, const SyncOptions&
   walk.hard_links = options.hard_links;
   walk.filters = options.filters.empty() ? nullptr : &options.filters;
 
+  WorkerPool late_hashers;  // -c: digests that follow their file's entry
   std::thread lister([&] {
     for (uint32_t i = 0; i < sources.size(); ++i) {
-      ListSink sink(i, roots[i].get(), sources[i], options, report, channel, table);
+      ListSink sink(i, roots[i].get(), sources[i], options, report, channel, table, late_hashers);
       fsio::walk_tree(sources[i], walk, sink);
     }
     channel.end_list();
@@ -261,7 +317,8 @@ void run_sender(const std::vector<fsio::SourceSpec>& sources, const SyncOptions&
       serve_as_chunks(ids, table, roots, report, channel);
     }
   };
-  DeltaSender deltas(channel, report.stats(), openers, [&](uint64_t id) { serve({id}); });
+  DeltaSender deltas(
+      channel, report.stats(), openers, [&](uint64_t id) { serve({id}); }, options.inplace);
   while (auto request = channel.next_request()) {
     if (auto* whole = std::get_if<ContentRequest>(&*request)) {
       // A file whose delta the receiver gave up on comes back as a whole-file request.
@@ -284,8 +341,9 @@ void run_sender(const std::vector<fsio::SourceSpec>& sources, const SyncOptions&
     }
   }
   openers.wait();
-  channel.end_content();
   lister.join();
+  late_hashers.wait();
+  channel.end_content();
 }
 
 }  // namespace arsync::engine

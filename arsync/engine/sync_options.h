@@ -1,6 +1,9 @@
 // What the user asked the engine to do: the rsync options that shape a transfer.
 #pragma once
 
+#include <string>
+#include <string_view>
+
 #include "fsio/filter.h"
 
 namespace arsync::engine {
@@ -25,8 +28,21 @@ struct SyncOptions {
   // --partial: a file whose content stopped coming part-way keeps what arrived, under its
   // final name, so that the next run sends only the rest (by a delta against it).
   bool partial = false;
+  // --partial-dir=DIR: what --partial keeps goes to DIR/<name> (DIR relative to the file's
+  // directory unless absolute) instead of the final name; the next run takes it as the
+  // delta basis and removes it once the file is complete. Implies `partial`.
+  std::string partial_dir;
+  // --inplace: write into the destination file itself, no temporary file and no rename
+  // (for files too large to have twice, or to keep hard links and the inode). Delta copies
+  // only read the basis where it is not yet overwritten.
+  bool inplace = false;
   fsio::FilterRules filters;
 };
+
+// "" if `dir` is acceptable as --partial-dir, else why not: not empty, at most 4095 bytes,
+// no NUL, no "." or ".." component (a relative DIR must stay inside the file's directory);
+// absolute only where `allow_absolute` (the local side's own choice, never a peer's).
+std::string check_partial_dir(std::string_view dir, bool allow_absolute);
 
 // How much to say, as rsync's -v, -q, -i and --stats do.
 struct OutputOptions {

@@ -122,6 +122,42 @@ TEST_F(ErrorTest, UnknownOptionIsUsageError) {
   EXPECT_TRUE(snapshot(inTool("dst")).empty()) << "nothing may be created on a usage error";
 }
 
+// rsync refuses --inplace with --partial-dir; arsync also refuses a relative --partial-dir
+// that leaves the file's directory.
+TEST_F(ErrorTest, InplaceWithPartialDirAndEscapingPartialDirAreUsageErrors) {
+  auto both = runBoth({"-a", "--inplace", "--partial-dir=.p", "../src/", "dst/"});
+  EXPECT_EQ(both.oracle.exit_code, 1);
+  EXPECT_EQ(both.tool.exit_code, 1) << both.tool.describe();
+  auto up = tool({"-a", "--partial-dir=../up", "../src/", "dst/"});
+  EXPECT_EQ(up.exit_code, 1) << up.describe();
+  EXPECT_TRUE(contains(up.err, "--partial-dir")) << up.describe();
+  EXPECT_TRUE(snapshot(inTool("dst")).empty());
+}
+
+// A relative --partial-dir is neither sent nor deleted: rsync adds an exclude rule for it
+// after all other rules. A partial file of a file that is transferred is that transfer's
+// basis, and goes once the file is complete.
+TEST_F(ErrorTest, PartialDirIsNeitherSentNorDeleted) {
+  TreeBuilder(src()).file(".arsync-partial/a", "source side partial\n").finish();
+  prepareBoth([&](const std::string& w) {
+    TreeBuilder(w + "/dst")
+        .file(".arsync-partial/other", "kept\n")
+        .file("d/.arsync-partial/other", "kept\n")
+        .file("d/.arsync-partial/b", "used\n")
+        .file("extra", "goes\n")
+        .finish();
+  });
+  auto both = runBoth({"-a", "--delete", "--partial-dir=.arsync-partial", "../src/", "dst/"});
+  EXPECT_EQ(both.tool.exit_code, 0) << both.tool.describe();
+  expectSameAsOracle(both, "dst", CompareOptions::noTimes());
+  const std::set<std::string> paths = pathsIn(inTool("dst"));
+  EXPECT_TRUE(paths.count(".arsync-partial/other")) << joinPaths(paths);
+  EXPECT_TRUE(paths.count("d/.arsync-partial/other")) << joinPaths(paths);
+  EXPECT_FALSE(paths.count("d/.arsync-partial/b")) << joinPaths(paths);
+  EXPECT_FALSE(paths.count(".arsync-partial/a")) << joinPaths(paths);
+  EXPECT_FALSE(paths.count("extra")) << joinPaths(paths);
+}
+
 // rsync: exit 1; the usage text goes to stdout and a single "syntax or usage error" line
 // to stderr.
 TEST_F(ErrorTest, NoArgumentsIsUsageError) {

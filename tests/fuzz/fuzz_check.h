@@ -24,7 +24,7 @@ inline bool same(const fsio::FileEntry& a, const fsio::FileEntry& b) {
          a.rdev == b.rdev && a.id == b.id && a.mtime == b.mtime && a.mode == b.mode &&
          a.uid == b.uid && a.gid == b.gid && a.hardlink_group == b.hardlink_group &&
          a.type == b.type && a.maybe_sparse == b.maybe_sparse && a.has_digest == b.has_digest &&
-         a.digest == b.digest;
+         a.digest_follows == b.digest_follows && a.digest == b.digest;
 }
 
 inline bool same(const fsio::DirBatch& a, const fsio::DirBatch& b) {
@@ -47,7 +47,11 @@ inline bool same(const engine::ContentChunk& a, const engine::ContentChunk& b) {
 }
 
 inline bool same(const engine::ContentFailed& a, const engine::ContentFailed& b) {
-  return a.id == b.id && a.vanished == b.vanished && a.message == b.message;
+  return a.id == b.id && a.vanished == b.vanished && a.digest == b.digest && a.message == b.message;
+}
+
+inline bool same(const engine::ContentDigest& a, const engine::ContentDigest& b) {
+  return a.id == b.id && a.digest == b.digest;
 }
 
 inline bool same(const dataplane::DeltaMessage& a, const dataplane::DeltaMessage& b) {

@@ -102,8 +102,19 @@ std::vector<dataplane::Bytes> failures() {
       dataplane::encode_failed({1, false, ""}),
       dataplane::encode_failed({7, true, "send_files failed to open \"a\": No such file (2)"}),
       dataplane::encode_failed({1ull << 50, false, "\xff\xfe bytes"}),
+      dataplane::encode_failed({9, true, "checksum of \"f\" failed", true}),
       dataplane::encode_content_end(0),
       dataplane::encode_content_end(1500),
+  };
+}
+
+std::vector<dataplane::Bytes> digests() {
+  fsio::Digest128 root{};
+  for (size_t i = 0; i < root.size(); ++i) root[i] = static_cast<uint8_t>(0x11 * i);
+  return {
+      dataplane::encode_digest({1, {}}),
+      dataplane::encode_digest({300, root}),
+      dataplane::encode_digest({1ull << 50, root}),
   };
 }
 
@@ -129,5 +140,6 @@ int main(int argc, char** argv) {
   write_seeds(out / "fuzz_decode_chunk", chunks());
   write_seeds(out / "fuzz_decode_failed", failures());
   write_seeds(out / "fuzz_decode_delta", deltas());
+  write_seeds(out / "fuzz_decode_digest", digests());
   return 0;
 }

@@ -240,6 +240,47 @@ TEST_F(DeltaEngineTest, BasisChangedUnderTheDeltaFallsBackToWholeFile) {
   expect_no_temp_files();
 }
 
+// --inplace: a delta whose result fails verification has already overwritten the file, so
+// the old version cannot come back; the file is asked for whole (and written in place)
+// once more, which lands it. If that fails too, the run ends with a partial transfer (23)
+// and says the update was retained.
+TEST_F(DeltaEngineTest, InplaceVerificationFailureRetriesWholeThenReportsTheRetainedUpdate) {
+  const std::string content = random_bytes(300000, 33);
+  make_pair("f", content, 34);
+  const auto inode = [&] {
+    struct stat st;
+    EXPECT_EQ(::stat((dst_ / "f").c_str(), &st), 0);
+    return st.st_ino;
+  };
+  const ino_t before = inode();
+  SyncOptions options = delta_options();
+  options.inplace = true;
+  {
+    MemoryChannel channel(false);
+    TamperingChannel tamper(channel);
+    tamper.on_content = [&](ContentMessage& m) {
+      if (auto* recipe = std::get_if<DeltaRecipe>(&m)) recipe->part.back() ^= 1;
+    };
+    Outcome out = run(tamper, channel, options);
+    EXPECT_EQ(out.exit_code, kExitOk) << out.errors;
+    EXPECT_NE(out.errors.find("update retained (will try again)"), std::string::npos) << out.errors;
+    expect_same("f");
+    EXPECT_EQ(inode(), before);
+  }
+  write_file(src_ / "f", random_bytes(300001, 35));  // another size: not skipped
+  MemoryChannel channel(false);
+  TamperingChannel tamper(channel);
+  tamper.on_content = [&](ContentMessage& m) {
+    if (auto* recipe = std::get_if<DeltaRecipe>(&m)) recipe->part.back() ^= 1;
+    if (auto* chunk = std::get_if<ContentChunk>(&m); chunk && chunk->last) chunk->digest[0] ^= 1;
+  };
+  Outcome out = run(tamper, channel, options);
+  EXPECT_EQ(out.exit_code, kExitPartial) << out.errors;
+  EXPECT_NE(out.errors.find("update retained (--inplace"), std::string::npos) << out.errors;
+  EXPECT_EQ(inode(), before);
+  expect_no_temp_files();
+}
+
 // A recipe damaged on the way (here: its digest) fails the final check; the file is sent
 // whole.
 TEST_F(DeltaEngineTest, DamagedRecipeFallsBackToWholeFile) {
@@ -355,6 +396,38 @@ TEST_F(DeltaEngineTest, PartialKeepsWhatArrivedAndTheNextRunSendsOnlyTheRest) {
   // What arrived the first time is not sent again: a chunk or so at the cut, at most.
   EXPECT_GT(out.matched, kArrived - 16 * 1024);
   EXPECT_LT(out.literal, content.size() - kArrived + 16 * 1024);
+}
+
+// --partial-dir: what arrived of an interrupted file goes to DIR/<name>, not to its final
+// name; the next run takes it as the basis, sends only the rest, and removes it.
+TEST_F(DeltaEngineTest, PartialDirKeepsWhatArrivedThereAndTheNextRunUsesAndRemovesIt) {
+  const std::string content = random_bytes(4 << 20, 93);
+  write_file(src_ / "sub/f", content);
+  SyncOptions options = delta_options();
+  options.partial = true;
+  options.partial_dir = "pdir";
+  options.filters.add(fsio::FilterRules::Kind::exclude, "pdir/");  // as the CLI adds it
+  constexpr uint64_t kArrived = 6 * 256 * 1024;
+  {
+    MemoryChannel channel(false);
+    CutOffSender cut(channel, kArrived + 1);
+    Outcome out = run(channel, cut, options);
+    EXPECT_EQ(out.exit_code, kExitPartial) << out.errors;
+  }
+  EXPECT_FALSE(fs::exists(dst_ / "sub/f")) << "never at the final name";
+  ASSERT_EQ(fs::file_size(dst_ / "sub/pdir/f"), kArrived);
+  EXPECT_TRUE(read_file(dst_ / "sub/pdir/f") == content.substr(0, kArrived));
+  expect_no_temp_files();
+
+  // The source's own partial directory is never sent.
+  write_file(src_ / "sub/pdir/f", "stale partial file on the sending side");
+  Outcome out = run(false, options);
+  EXPECT_EQ(out.exit_code, kExitOk) << out.errors;
+  EXPECT_TRUE(read_file(dst_ / "sub/f") == content);
+  EXPECT_GT(out.matched, kArrived - 16 * 1024);
+  EXPECT_LT(out.literal, content.size() - kArrived + 16 * 1024);
+  EXPECT_FALSE(fs::exists(dst_ / "sub/pdir")) << "removed once the file is complete";
+  expect_no_temp_files();
 }
 
 // Without --partial, what arrived of an interrupted file is discarded.

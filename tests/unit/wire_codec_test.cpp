@@ -45,6 +45,7 @@ testing::AssertionResult same_entry(const FileEntry& a, const FileEntry& b) {
   if (a.type != b.type) return differ("type");
   if (a.maybe_sparse != b.maybe_sparse) return differ("maybe_sparse");
   if (a.has_digest != b.has_digest) return differ("has_digest");
+  if (a.digest_follows != b.digest_follows) return differ("digest_follows");
   if (a.digest != b.digest) return differ("digest");
   return testing::AssertionSuccess();
 }
@@ -73,7 +74,7 @@ bool operator==(const ContentChunk& a, const ContentChunk& b) {
 }
 
 bool operator==(const ContentFailed& a, const ContentFailed& b) {
-  return a.id == b.id && a.vanished == b.vanished && a.message == b.message;
+  return a.id == b.id && a.vanished == b.vanished && a.digest == b.digest && a.message == b.message;
 }
 
 // ---- round-trip helpers ----
@@ -310,6 +311,51 @@ TEST(WireCodec, LargeBatchIsCompact) {
   EXPECT_LT(overhead, 40.0);
 }
 
+TEST(WireCodec, RefusesADigestOnAnythingButARegularFile) {
+  for (FileType t : {FileType::directory, FileType::symlink, FileType::fifo}) {
+    FileEntry e = entry("", "n", t);
+    e.has_digest = true;
+    e.digest = some_digest(4);
+    std::string error;
+    EXPECT_FALSE(decode_batch(encode_batch(DirBatch{"", true, {e}}), error));
+    EXPECT_NE(error.find("digest on a non-regular file"), std::string::npos) << error;
+  }
+}
+
+TEST(WireCodec, DigestFollowsOnlyOnARegularFileWithoutADigest) {
+  FileEntry e = entry("", "big", FileType::regular);
+  e.digest_follows = true;
+  std::string error;
+  auto decoded = decode_batch(encode_batch(DirBatch{"", true, {e}}), error);
+  ASSERT_TRUE(decoded) << error;
+  EXPECT_TRUE(decoded->entries[0].digest_follows);
+  EXPECT_FALSE(decoded->entries[0].has_digest);
+
+  e.has_digest = true;
+  EXPECT_FALSE(decode_batch(encode_batch(DirBatch{"", true, {e}}), error));
+  EXPECT_NE(error.find("both listed and to follow"), std::string::npos) << error;
+  FileEntry dir = entry("", "d", FileType::directory);
+  dir.digest_follows = true;
+  EXPECT_FALSE(decode_batch(encode_batch(DirBatch{"", true, {dir}}), error));
+}
+
+TEST(WireCodec, RoundTripsDigestsAndRefusesMalformedOnes) {
+  engine::ContentDigest digest{77, some_digest(5)};
+  Bytes bytes = encode_digest(digest);
+  std::string error;
+  auto back = decode_digest(bytes, error);
+  ASSERT_TRUE(back) << error;
+  EXPECT_EQ(back->id, 77u);
+  EXPECT_EQ(back->digest, digest.digest);
+  for (size_t cut = 0; cut < bytes.size(); ++cut) {
+    EXPECT_FALSE(decode_digest(std::span<const uint8_t>(bytes.data(), cut), error)) << cut;
+  }
+  Bytes longer = bytes;
+  longer.push_back(0);
+  EXPECT_FALSE(decode_digest(longer, error));
+  EXPECT_FALSE(decode_digest(encode_digest({0, some_digest(1)}), error));
+}
+
 TEST(WireCodec, EncoderRefusesEntriesOutsideTheBatchDir) {
   EXPECT_THROW(encode_batch(DirBatch{"a", true, {entry("b", "x", FileType::regular)}}),
                std::invalid_argument);
@@ -361,7 +407,7 @@ TEST(WireCodec, MutationsAreRefusedOrCanonical) {
   DirBatch batch{"d", false, {}};
   for (FileType t : {FileType::regular, FileType::symlink, FileType::char_device}) {
     FileEntry e = entry("d", "n" + std::to_string(static_cast<int>(t)), t);
-    e.has_digest = true;
+    e.has_digest = t == FileType::regular;
     e.digest = some_digest(9);
     e.hardlink_group = 2;
     batch.entries.push_back(e);
@@ -452,8 +498,8 @@ TEST(WireCodec, RejectsMalformedBatches) {
   }
   {
     Raw r = batch_header();
-    cases.push_back({"unknown kind bit", regular_fields(r.str("f").u8(0x40)).b,
-                     "batch entry 0: kind has unknown bits (0x40)"});
+    cases.push_back({"unknown kind bit", regular_fields(r.str("f").u8(0x80)).b,
+                     "batch entry 0: kind has unknown bits (0x80)"});
   }
   {
     Raw r = batch_header();
@@ -681,7 +727,8 @@ TEST(WireCodec, RoundTripsFailures) {
        {ContentFailed{1, false, ""}, ContentFailed{42, true, "gone: No such file (2)"},
         ContentFailed{std::numeric_limits<uint64_t>::max(), false,
                       std::string("\xff\xfe\0 bytes\n", 10)},
-        ContentFailed{3, false, std::string(kMaxMessageText, 'm')}}) {
+        ContentFailed{3, false, std::string(kMaxMessageText, 'm')},
+        ContentFailed{9, true, "checksum of \"f\" failed", true}}) {
     std::string error;
     Bytes bytes = encode_failed(failed);
     auto decoded = decode_failed(bytes, error);
@@ -704,8 +751,8 @@ TEST(WireCodec, RejectsMalformedFailures) {
   std::vector<Malformed> cases = {
       {"empty", {}, "failed: version truncated"},
       {"id 0", Raw{}.u8(kCodecVersion).varint(0).u8(0).str("x").b, "failed: id is 0"},
-      {"unknown flag", Raw{}.u8(kCodecVersion).varint(1).u8(2).str("x").b,
-       "failed: flags has unknown bits (0x02)"},
+      {"unknown flag", Raw{}.u8(kCodecVersion).varint(1).u8(4).str("x").b,
+       "failed: flags has unknown bits (0x04)"},
       {"message too long", Raw{}.u8(kCodecVersion).varint(1).u8(0).str(std::string(4097, 'm')).b,
        "failed: message too long (4097 > 4096)"},
       {"trailing bytes", Raw{}.u8(kCodecVersion).varint(1).u8(0).str("x").u8(0).b,
