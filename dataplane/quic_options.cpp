@@ -3,6 +3,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "dataplane/rate_limit.h"
+
 namespace arsync::dataplane {
 
 std::optional<CongestionControl> parse_congestion_control(std::string_view name) {
@@ -48,6 +50,7 @@ void validate(const QuicOptions& options) {
   if (options.send_buffer == 0 || options.stream_send_buffer == 0)
     refuse("send buffers must not be empty");
   if (options.socket_buffer <= 0) refuse("socket_buffer must be positive");
+  if (options.max_send_rate > kMaxRate) refuse("max_send_rate out of range");
 }
 
 }  // namespace arsync::dataplane

@@ -51,6 +51,10 @@ struct QuicOptions {
   // Off only for measuring what they bring.
   bool use_gso = true;
   bool use_gro = true;
+  // --bwlimit: the most stream bytes per second this end sends (paced by a token bucket in
+  // the sender, dataplane/rate_limit.h); 0 for no limit. ACKs and retransmissions are not
+  // counted.
+  uint64_t max_send_rate = 0;
 };
 
 // Throws std::invalid_argument naming the first option out of range.

@@ -231,6 +231,7 @@ QuicSession::QuicSession(ConstructionKey, const SocketAddress& local, const Sock
       remote_(remote),
       exchange_(options, is_server),
       buffer_(UdpSocket::kMaxBatchBytes) {
+  if (options.max_send_rate > 0) rate_limit_.emplace(options.max_send_rate, quic_now());
   link_.conn_ref.get_conn = Callbacks::get_conn;
   link_.conn_ref.user_data = this;
   link_.key = key;
@@ -315,8 +316,12 @@ bool QuicSession::finished(QuicTimestamp now) const {
 QuicTimestamp QuicSession::deadline() const {
   switch (state_) {
     case State::handshake:
-    case State::established:
-      return ngtcp2_conn_get_expiry(conn_.get());
+    case State::established: {
+      QuicTimestamp expiry = ngtcp2_conn_get_expiry(conn_.get());
+      // Paced by --bwlimit: wake when the bucket has refilled, if anything waits for it.
+      if (rate_limit_ && !ready_.empty()) expiry = std::min(expiry, rate_limit_->ready_at());
+      return expiry;
+    }
     case State::closing:
       return close_packet_due_ ? 0 : closing_deadline_;
     case State::draining:
@@ -574,9 +579,10 @@ void QuicSession::on_max_stream_data(int64_t stream) {
 
 // ---- output ----
 
-QuicSession::StreamSlice QuicSession::next_slice() {
+QuicSession::StreamSlice QuicSession::next_slice(QuicTimestamp now) {
   StreamSlice slice;
   bool connection_blocked = ngtcp2_conn_get_max_data_left(conn_.get()) == 0;
+  bool rate_limited = rate_limit_ && !rate_limit_->ready(now);
   while (!ready_.empty()) {
     int64_t id = *ready_.begin();
     auto it = send_streams_.find(id);
@@ -592,6 +598,8 @@ QuicSession::StreamSlice QuicSession::next_slice() {
     }
     // Out of connection credit, only a bare FIN can still go: wait for MAX_DATA.
     if (connection_blocked && state.sent < state.end) return slice;
+    // Over the --bwlimit budget likewise (the loop wakes at the bucket's ready_at()).
+    if (rate_limited && state.sent < state.end) return slice;
     slice.stream = id;
     size_t index = state.cursor;
     uint64_t skip = state.sent - state.cursor_offset;
@@ -613,6 +621,7 @@ void QuicSession::on_accepted(const StreamSlice& slice, ngtcp2_ssize accepted) {
   if (it == send_streams_.end()) return;
   SendStream& state = it->second;
   state.sent += static_cast<uint64_t>(accepted);
+  if (rate_limit_) rate_limit_->spend(static_cast<uint64_t>(accepted));
   while (state.cursor < state.chunks.size() &&
          state.sent >= state.cursor_offset + state.chunks[state.cursor].size()) {
     state.cursor_offset += state.chunks[state.cursor].size();
@@ -681,7 +690,7 @@ QuicSession::SendResult QuicSession::send(UdpSocket& socket) {
     size_t probe = 0;
     bool limited = false;
     while (packets < limit) {
-      StreamSlice slice = next_slice();
+      StreamSlice slice = next_slice(now);
       uint32_t flags = NGTCP2_WRITE_STREAM_FLAG_MORE;
       if (slice.fin) flags |= NGTCP2_WRITE_STREAM_FLAG_FIN;
       ngtcp2_ssize accepted = -1;

@@ -10,6 +10,7 @@
 #include "dataplane/quic_error.h"
 #include "dataplane/quic_listener.h"
 #include "dataplane/quic_psk.h"
+#include "dataplane/rate_limit.h"
 #include "dataplane/socket_address.h"
 
 namespace arsync::helper {
@@ -32,9 +33,21 @@ std::string ssh_server_address() {
 std::unique_ptr<dataplane::QuicConnection> answer_quic_init(const nlohmann::json& init,
                                                             const Confinement& confinement,
                                                             control::FrameWriter& writer) {
-  const std::optional<dataplane::PskKey> key =
-      dataplane::psk_from_hex(control::parse_quic_init(init));
+  const control::QuicInit request = control::parse_quic_init(init);
+  const std::optional<dataplane::PskKey> key = dataplane::psk_from_hex(request.key_hex);
   if (!key) throw control::ProtocolError("quic_init: key must be 64 hex digits");
+  dataplane::QuicOptions options;
+  if (!request.congestion_control.empty()) {
+    auto cc = dataplane::parse_congestion_control(request.congestion_control);
+    if (!cc) {
+      throw control::ProtocolError("quic_init: unknown congestion controller \"" +
+                                   request.congestion_control + "\"");
+    }
+    options.congestion_control = *cc;
+  }
+  if (request.bwlimit > 0 && request.bwlimit < dataplane::kMinRate)
+    throw control::ProtocolError("quic_init: bwlimit below 512 bytes per second");
+  options.max_send_rate = request.bwlimit;
   auto unavailable = [&](const std::string& reason) {
     control::send_control(writer, control::make_quic_ready({0, reason}));
     return nullptr;
@@ -45,7 +58,6 @@ std::unique_ptr<dataplane::QuicConnection> answer_quic_init(const nlohmann::json
   dataplane::PortRange ports{0, 0};
   if (!confinement.quic_ports.empty()) ports = *dataplane::parse_port_range(confinement.quic_ports);
 
-  dataplane::QuicOptions options;
   std::optional<dataplane::QuicListener> listener;
   try {
     listener.emplace(address, ports, *key, options);

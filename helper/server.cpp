@@ -16,6 +16,7 @@
 #include "control/quic_messages.h"
 #include "control/session_messages.h"
 #include "dataplane/quic_byte_stream.h"
+#include "dataplane/rate_limit.h"
 #include "dataplane/stream_channel.h"
 #include "helper/hangup_watch.h"
 #include "helper/progress_ticker.h"
@@ -101,7 +102,8 @@ int64_t accept_data_stream(dataplane::QuicConnection& quic) {
 
 int serve_session(control::ByteStream& stream, const Confinement& confinement, int hangup_fd) {
   control::FrameReader reader(stream);
-  control::FrameWriter writer(stream);
+  dataplane::RateLimitedStream paced(stream);  // --bwlimit over SSH, from sync_start
+  control::FrameWriter writer(paced);
   control::SyncStart start;
   std::unique_ptr<dataplane::QuicConnection> quic;
   try {
@@ -120,6 +122,7 @@ int serve_session(control::ByteStream& stream, const Confinement& confinement, i
       throw control::ProtocolError("expected \"sync_start\" or \"quic_init\"");
     }
     start = control::parse_sync_start(next);
+    paced.set_rate(start.bwlimit);
     check_allowed(confinement, start);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "arsync-helper: %s\n", e.what());

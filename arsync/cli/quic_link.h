@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "arsync/cli/command_line.h"
 #include "control/frame.h"
 #include "dataplane/quic_connection.h"
 
@@ -18,9 +19,14 @@ struct QuicLink {
   std::string why_not;                                    // when not
 };
 
-// Sends quic_init, reads quic_ready, and connects to `server_address` (the SSH server's own
-// address). Throws for SSH channel or protocol failures; a QUIC failure is a why_not.
+// The data plane's options from --cc and --bwlimit (the rest are the defaults).
+dataplane::QuicOptions quic_options(const CommandLine& cmd);
+
+// Sends quic_init (with --cc and --bwlimit, which the helper applies to its end too), reads
+// quic_ready, and connects to `server_address` (the SSH server's own address) with
+// quic_options(cmd). Throws for SSH channel or protocol failures; a QUIC failure is a
+// why_not.
 QuicLink open_quic_link(control::FrameWriter& writer, control::FrameReader& reader,
-                        const std::string& server_address);
+                        const std::string& server_address, const CommandLine& cmd);
 
 }  // namespace arsync::cli

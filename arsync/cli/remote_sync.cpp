@@ -25,6 +25,7 @@
 #include "control/session_messages.h"
 #include "control/ssh_session.h"
 #include "dataplane/quic_byte_stream.h"
+#include "dataplane/rate_limit.h"
 #include "dataplane/socket_address.h"
 #include "dataplane/stream_channel.h"
 
@@ -107,7 +108,7 @@ std::optional<int> choose_transport(const CommandLine& cmd, const std::string& h
     quic.why_not = "the SSH connection goes through a proxy";
   } else {
     try {
-      quic = open_quic_link(writer, reader, address);
+      quic = open_quic_link(writer, reader, address, cmd);
       control::send_control(writer,
                             control::make_transport(quic.connection ? control::DataTransport::quic
                                                                     : control::DataTransport::ssh));
@@ -194,7 +195,8 @@ int sync_remote(const CommandLine& cmd) {
   control::SshExecChannel channel = session->exec(command);
   StderrRelay relay(channel, plan.remote.host);
   control::FrameReader reader(channel);
-  control::FrameWriter writer(channel);
+  dataplane::RateLimitedStream paced(channel, cmd.bwlimit);  // --bwlimit over SSH
+  control::FrameWriter writer(paced);
 
   engine::Report report(cmd.output);
   auto start_time = std::chrono::steady_clock::now();
@@ -226,6 +228,7 @@ int sync_remote(const CommandLine& cmd) {
     start.options = cmd.sync;
     start.output = cmd.output;
     start.single_file_name = single_file_name;
+    start.bwlimit = cmd.bwlimit;
     control::send_control(writer, control::make_sync_start(start));
     renamed = control::parse_sync_ready(control::receive_control(reader, "sync_ready"));
     if (renamed && single_file_name.empty()) {
