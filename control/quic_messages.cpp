@@ -11,6 +11,7 @@ namespace {
 constexpr size_t kKeyHexDigits = 64;
 constexpr size_t kMaxReason = 4096;
 constexpr size_t kMaxCcName = 16;
+constexpr uint64_t kMaxRttMicroseconds = 10'000'000;
 constexpr uint64_t kMaxBwlimit = uint64_t{1} << 50;  // dataplane::kMaxRate
 
 const json& typed_field(const json& message, const char* name, json::value_t type) {
@@ -28,6 +29,7 @@ json make_quic_init(const QuicInit& init) {
   json message = {{"type", "quic_init"}, {"key", init.key_hex}};
   if (!init.congestion_control.empty()) message["cc"] = init.congestion_control;
   if (init.bwlimit > 0) message["bwlimit"] = init.bwlimit;
+  if (init.rtt_us > 0) message["rtt_us"] = init.rtt_us;
   return message;
 }
 
@@ -46,6 +48,10 @@ QuicInit parse_quic_init(const json& message) {
   if (message.contains("bwlimit")) {
     init.bwlimit = typed_field(message, "bwlimit", json::value_t::number_unsigned).get<uint64_t>();
     if (init.bwlimit > kMaxBwlimit) throw ProtocolError("quic_init: bwlimit out of range");
+  }
+  if (message.contains("rtt_us")) {
+    init.rtt_us = typed_field(message, "rtt_us", json::value_t::number_unsigned).get<uint64_t>();
+    if (init.rtt_us > kMaxRttMicroseconds) throw ProtocolError("quic_init: rtt_us out of range");
   }
   return init;
 }

@@ -1,5 +1,6 @@
 #include "dataplane/quic_options.h"
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -29,6 +30,11 @@ std::string_view congestion_control_name(CongestionControl cc) {
   return "?";
 }
 
+std::chrono::microseconds initial_rtt_from(std::chrono::nanoseconds ssh_round_trip) {
+  return std::clamp(std::chrono::duration_cast<std::chrono::microseconds>(ssh_round_trip),
+                    std::chrono::microseconds(1000), std::chrono::microseconds(333'000));
+}
+
 void validate(const QuicOptions& options) {
   auto refuse = [](const std::string& what) { throw std::invalid_argument("QUIC option " + what); };
   if (options.max_streams < 1 || options.max_streams > kMaxQuicStreams)
@@ -50,6 +56,8 @@ void validate(const QuicOptions& options) {
   if (options.send_buffer == 0 || options.stream_send_buffer == 0)
     refuse("send buffers must not be empty");
   if (options.socket_buffer <= 0) refuse("socket_buffer must be positive");
+  if (options.initial_rtt.count() < 0 || options.initial_rtt > std::chrono::seconds(10))
+    refuse("initial_rtt must be 0..10 s");
   if (options.max_send_rate > kMaxRate) refuse("max_send_rate out of range");
 }
 

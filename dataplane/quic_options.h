@@ -29,6 +29,10 @@ struct QuicOptions {
   uint32_t max_streams = 256;
   // A handshake that has not completed by then fails (the caller falls back to SSH).
   std::chrono::milliseconds handshake_timeout{3000};
+  // The round-trip time assumed before the first sample (ngtcp2's default, 333 ms, when 0).
+  // The session sets it from a round trip over SSH: with 333 ms, a 3 s handshake has room for
+  // two probe timeouts only, and at 20% loss each way too many handshakes failed.
+  std::chrono::microseconds initial_rtt{0};
   // A connection that hears nothing from its peer for this long is dead.
   std::chrono::milliseconds idle_timeout{30000};
   // Receive windows. 100 ms x 1 Gbit/s is 12.5 MB in flight, so one stream may grow to
@@ -56,6 +60,10 @@ struct QuicOptions {
   // counted.
   uint64_t max_send_rate = 0;
 };
+
+// QuicOptions::initial_rtt from one round trip over the SSH channel (which may include a
+// TCP retransmission or the peer's processing): within 1 ms .. 333 ms, ngtcp2's default.
+std::chrono::microseconds initial_rtt_from(std::chrono::nanoseconds ssh_round_trip);
 
 // Throws std::invalid_argument naming the first option out of range.
 void validate(const QuicOptions& options);

@@ -58,6 +58,9 @@ ngtcp2_settings make_settings(const QuicOptions& options) {
   // Non-zero turns window autotuning on (it is off by default in 0.12).
   settings.max_window = options.max_connection_window;
   settings.max_stream_window = options.max_stream_window;
+  if (options.initial_rtt.count() > 0)
+    settings.initial_rtt =
+        static_cast<ngtcp2_duration>(options.initial_rtt.count()) * NGTCP2_MICROSECONDS;
   settings.handshake_timeout =
       static_cast<ngtcp2_duration>(options.handshake_timeout.count()) * NGTCP2_MILLISECONDS;
   return settings;

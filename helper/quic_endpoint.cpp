@@ -1,5 +1,6 @@
 #include "helper/quic_endpoint.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -32,7 +33,8 @@ std::string ssh_server_address() {
 
 std::unique_ptr<dataplane::QuicConnection> answer_quic_init(const nlohmann::json& init,
                                                             const Confinement& confinement,
-                                                            control::FrameWriter& writer) {
+                                                            control::FrameWriter& writer,
+                                                            std::chrono::nanoseconds round_trip) {
   const control::QuicInit request = control::parse_quic_init(init);
   const std::optional<dataplane::PskKey> key = dataplane::psk_from_hex(request.key_hex);
   if (!key) throw control::ProtocolError("quic_init: key must be 64 hex digits");
@@ -48,6 +50,11 @@ std::unique_ptr<dataplane::QuicConnection> answer_quic_init(const nlohmann::json
   if (request.bwlimit > 0 && request.bwlimit < dataplane::kMinRate)
     throw control::ProtocolError("quic_init: bwlimit below 512 bytes per second");
   options.max_send_rate = request.bwlimit;
+  // The client's TCP estimate, when it sent one, is free of retransmissions and start-up.
+  if (request.rtt_us > 0)
+    round_trip =
+        std::min<std::chrono::nanoseconds>(round_trip, std::chrono::microseconds(request.rtt_us));
+  options.initial_rtt = dataplane::initial_rtt_from(round_trip);
   auto unavailable = [&](const std::string& reason) {
     control::send_control(writer, control::make_quic_ready({0, reason}));
     return nullptr;

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <optional>
@@ -109,9 +110,11 @@ int serve_session(control::ByteStream& stream, const Confinement& confinement, i
   try {
     auto shared = control::accept_hello(control::receive_control(reader, "hello"), "hello");
     control::send_control(writer, control::make_hello_ack(shared));
+    const auto hello_ack_sent = std::chrono::steady_clock::now();
     nlohmann::json next = control::receive_any_control(reader);
     if (next["type"] == "quic_init") {
-      quic = answer_quic_init(next, confinement, writer);
+      quic = answer_quic_init(next, confinement, writer,
+                              std::chrono::steady_clock::now() - hello_ack_sent);
       auto transport = control::parse_transport(control::receive_control(reader, "transport"));
       if (transport == control::DataTransport::quic && !quic) {
         throw control::ProtocolError("the client chose QUIC, but no QUIC client was accepted");

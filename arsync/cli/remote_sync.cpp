@@ -108,7 +108,7 @@ std::optional<int> choose_transport(const CommandLine& cmd, const std::string& h
     quic.why_not = "the SSH connection goes through a proxy";
   } else {
     try {
-      quic = open_quic_link(writer, reader, address, cmd);
+      quic = open_quic_link(writer, reader, address, cmd, session.round_trip_time());
       control::send_control(writer,
                             control::make_transport(quic.connection ? control::DataTransport::quic
                                                                     : control::DataTransport::ssh));
