@@ -65,6 +65,15 @@ struct QuicOptions {
 // TCP retransmission or the peer's processing): within 1 ms .. 333 ms, ngtcp2's default.
 std::chrono::microseconds initial_rtt_from(std::chrono::nanoseconds ssh_round_trip);
 
+// For measurements only: the environment variable ARSYNC_QUIC_TUNE, a comma-separated list
+// of NAME=BYTES (a K, M or G suffix allowed; NAME one of stream_window, max_stream_window,
+// connection_window, max_connection_window, send_buffer, stream_send_buffer), overrides
+// those options on the end it is set on (for the helper: `--helper 'env
+// ARSYNC_QUIC_TUNE=... arsync-helper'`). A malformed list is reported on stderr and ignored.
+void apply_tuning_from_environment(QuicOptions& options);
+// The parser behind it; throws std::invalid_argument.
+void apply_tuning(QuicOptions& options, std::string_view spec);
+
 // Throws std::invalid_argument naming the first option out of range.
 void validate(const QuicOptions& options);
 

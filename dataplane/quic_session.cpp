@@ -5,6 +5,8 @@
 #include <ngtcp2/ngtcp2_crypto_gnutls.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <optional>
@@ -235,6 +237,11 @@ QuicSession::QuicSession(ConstructionKey, const SocketAddress& local, const Sock
       exchange_(options, is_server),
       buffer_(UdpSocket::kMaxBatchBytes) {
   if (options.max_send_rate > 0) rate_limit_.emplace(options.max_send_rate, quic_now());
+  // For measurements: ARSYNC_QUIC_TRACE=MS prints the congestion state every MS ms.
+  if (const char* trace = std::getenv("ARSYNC_QUIC_TRACE"); trace != nullptr) {
+    trace_every_ = static_cast<QuicTimestamp>(std::strtoull(trace, nullptr, 10)) * 1'000'000;
+    trace_start_ = next_trace_ = quic_now();
+  }
   link_.conn_ref.get_conn = Callbacks::get_conn;
   link_.conn_ref.user_data = this;
   link_.key = key;
@@ -764,6 +771,25 @@ void QuicSession::publish(const UdpSocket& socket) {
   stats_.gso = socket.gso_enabled();
   stats_.gro = socket.gro_enabled();
   exchange_.publish_stats(stats_);
+  if (trace_every_ > 0) {
+    const QuicTimestamp now = quic_now();
+    if (now >= next_trace_) {
+      next_trace_ = now + trace_every_;
+      std::fprintf(
+          stderr,
+          "quic-trace %s t=%.3f cwnd=%llu ssthresh=%llu inflight=%llu srtt_us=%llu "
+          "min_rtt_us=%llu delivery_mbit=%.1f pacing_mbit=%.1f pto_count=%zu "
+          "datagrams_sent=%llu datagrams_received=%llu\n",
+          is_server_ ? "server" : "client", static_cast<double>(now - trace_start_) / 1e9,
+          static_cast<unsigned long long>(cs.cwnd), static_cast<unsigned long long>(cs.ssthresh),
+          static_cast<unsigned long long>(cs.bytes_in_flight),
+          static_cast<unsigned long long>(cs.smoothed_rtt / 1000),
+          static_cast<unsigned long long>(cs.min_rtt / 1000),
+          static_cast<double>(cs.delivery_rate_sec) * 8 / 1e6, cs.pacing_rate * 8 * 1e9 / 1e6,
+          cs.pto_count, static_cast<unsigned long long>(stats_.datagrams_sent),
+          static_cast<unsigned long long>(stats_.datagrams_received));
+    }
+  }
 }
 
 void QuicSession::count_received(size_t datagrams) {

@@ -183,6 +183,10 @@ class QuicSession {
   std::vector<std::pair<int64_t, size_t>> released_;
   // --bwlimit (options_.max_send_rate): new stream bytes wait while it is overdrawn.
   std::optional<TokenBucket> rate_limit_;
+  // ARSYNC_QUIC_TRACE (measurements only): the congestion state on stderr every so often.
+  QuicTimestamp trace_every_ = 0;
+  QuicTimestamp trace_start_ = 0;
+  QuicTimestamp next_trace_ = 0;
 
   std::vector<uint8_t> buffer_;  // one GSO batch of packets
   size_t pending_begin_ = 0;     // a batch the socket did not take yet

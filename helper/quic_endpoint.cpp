@@ -39,6 +39,7 @@ std::unique_ptr<dataplane::QuicConnection> answer_quic_init(const nlohmann::json
   const std::optional<dataplane::PskKey> key = dataplane::psk_from_hex(request.key_hex);
   if (!key) throw control::ProtocolError("quic_init: key must be 64 hex digits");
   dataplane::QuicOptions options;
+  dataplane::apply_tuning_from_environment(options);
   if (!request.congestion_control.empty()) {
     auto cc = dataplane::parse_congestion_control(request.congestion_control);
     if (!cc) {

@@ -14,6 +14,7 @@ dataplane::QuicOptions quic_options(const CommandLine& cmd) {
   dataplane::QuicOptions options;
   if (cmd.congestion_control) options.congestion_control = *cmd.congestion_control;
   options.max_send_rate = cmd.bwlimit;
+  dataplane::apply_tuning_from_environment(options);
   return options;
 }
 

@@ -3,10 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <stdexcept>
 #include <vector>
 
 #include "control/quic_messages.h"
 #include "control/session_messages.h"
+#include "dataplane/quic_options.h"
 #include "dataplane/rate_limit.h"
 
 namespace arsync::dataplane {
@@ -107,6 +109,34 @@ TEST(QuicInitMessage, CarriesCcAndBwlimit) {
   EXPECT_THROW(control::parse_quic_init(bad), control::ProtocolError);
   bad["bwlimit"] = uint64_t{1} << 60;
   EXPECT_THROW(control::parse_quic_init(bad), control::ProtocolError);
+}
+
+TEST(QuicInitMessage, CarriesTheSshRoundTrip) {
+  control::QuicInit init;
+  init.key_hex = std::string(64, 'b');
+  init.rtt_us = 20500;
+  EXPECT_EQ(control::parse_quic_init(control::make_quic_init(init)).rtt_us, 20500u);
+  auto bad = control::make_quic_init(init);
+  bad["rtt_us"] = 20'000'000;
+  EXPECT_THROW(control::parse_quic_init(bad), control::ProtocolError);
+  EXPECT_EQ(initial_rtt_from(std::chrono::milliseconds(20)), std::chrono::microseconds(20000));
+  EXPECT_EQ(initial_rtt_from(std::chrono::microseconds(10)), std::chrono::microseconds(1000));
+  EXPECT_EQ(initial_rtt_from(std::chrono::seconds(2)), std::chrono::microseconds(333000));
+}
+
+TEST(QuicTuning, OverridesWindowsAndRefusesNonsense) {
+  QuicOptions options;
+  apply_tuning(options, "max_stream_window=64M,max_connection_window=128M,send_buffer=96m");
+  EXPECT_EQ(options.max_stream_window, 64u << 20);
+  EXPECT_EQ(options.max_connection_window, 128u << 20);
+  EXPECT_EQ(options.send_buffer, 96u << 20);
+  apply_tuning(options, "stream_window=512K");
+  EXPECT_EQ(options.stream_window, 512u << 10);
+  for (const char* bad : {"nonsense", "max_window=1M", "stream_window=", "stream_window=1X",
+                          "stream_window=64M,max_stream_window=1M", "send_buffer=-1"}) {
+    QuicOptions o;
+    EXPECT_THROW(apply_tuning(o, bad), std::invalid_argument) << bad;
+  }
 }
 
 TEST(SyncStartMessage, CarriesBwlimit) {
