@@ -1,7 +1,9 @@
 // The QUIC data plane end to end: the real binaries through a real sshd on 127.0.0.1, the
 // key sent over SSH, the data over QUIC; and the fallback to SSH when QUIC cannot be had.
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -10,6 +12,10 @@
 
 #include <gtest/gtest.h>
 
+#include "control/byte_stream.h"
+#include "control/frame.h"
+#include "control/quic_messages.h"
+#include "control/session_messages.h"
 #include "tests/e2e/harness.h"
 #include "tests/ssh/sshd_fixture.h"
 
@@ -186,6 +192,49 @@ TEST_F(QuicTransportTest, EveryCongestionControllerCarriesATreeAndUnknownNamesAr
   EXPECT_EQ(bad_rate.exit_code, 1) << bad_rate.describe();
   EXPECT_TRUE(e2e::contains(bad_rate.err, "--bwlimit wants a rate")) << bad_rate.err;
   EXPECT_FALSE(fs::exists(base_ / "never"));
+}
+
+// The helper alone on a pair of pipes, spoken to frame by frame: a quic_init naming an
+// unknown congestion controller is a protocol error, answered with `error`.
+TEST(QuicInitFromAPeer, UnknownCongestionControllerIsAProtocolError) {
+  int to_helper[2], from_helper[2];
+  ASSERT_EQ(::pipe(to_helper), 0);
+  ASSERT_EQ(::pipe(from_helper), 0);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::dup2(to_helper[0], 0);
+    ::dup2(from_helper[1], 1);
+    for (int fd : {to_helper[0], to_helper[1], from_helper[0], from_helper[1]}) ::close(fd);
+    const int devnull = ::open("/dev/null", O_WRONLY);
+    ::dup2(devnull, 2);
+    ::execl(ARSYNC_HELPER_BIN, ARSYNC_HELPER_BIN, "--server", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(to_helper[0]);
+  ::close(from_helper[1]);
+  std::string error;
+  {
+    arsync::control::FdStream stream(from_helper[0], to_helper[1], /*owns=*/true);
+    arsync::control::FrameReader reader(stream);
+    arsync::control::FrameWriter writer(stream);
+    arsync::control::send_control(writer, arsync::control::make_hello());
+    (void)arsync::control::receive_control(reader, "hello-ack");
+    arsync::control::QuicInit init;
+    init.key_hex = std::string(64, 'c');
+    init.congestion_control = "vegas";
+    arsync::control::send_control(writer, arsync::control::make_quic_init(init));
+    try {
+      (void)arsync::control::receive_control(reader, "quic_ready");
+    } catch (const arsync::control::ProtocolError& e) {
+      error = e.what();
+    }
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(e2e::contains(error, "unknown congestion controller \"vegas\"")) << error;
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 5);
 }
 
 // A UDP port nothing listens on right now.
