@@ -81,9 +81,17 @@ link_up() {   # arsync-linkem options...
 # One arsync run from end a; checks its exit code, that QUIC carried the data, and the tree.
 run_arsync() {   # label src dest (one of them b:...) expected-tree local-result-dir
   local label=$1 src=$2 dest=$3 expected=$4 result=$5 start rc=0 out
-  start=$(now)
-  out=$(timeout "$RUN_TIMEOUT" ip netns exec "$NS_A" "$ARSYNC" -a --stats --transport quic \
-    --quic-port "$QUIC_PORT" -e "ssh -F $CFG" --helper "$HELPER" "$src" "$dest" 2>&1) || rc=$?
+  for _ in 1 2; do
+    rc=0
+    start=$(now)
+    out=$(timeout "$RUN_TIMEOUT" ip netns exec "$NS_A" "$ARSYNC" -a --stats --transport quic \
+      --quic-port "$QUIC_PORT" -e "ssh -F $CFG" --helper "$HELPER" "$src" "$dest" 2>&1) || rc=$?
+    # The SSH login is TCP across the same lossy link, and not what is tested here: at 20%
+    # loss one login in eight (in one series) did not connect within libssh's 30 s. Once
+    # more then.
+    ((rc == 255)) || break
+    echo "note: $label: the SSH connection failed ($(tail -n 1 <<<"$out")); once more"
+  done
   local took
   took=$(since "$start")
   if ((rc != 0)); then
