@@ -775,6 +775,21 @@ void QuicSession::publish(const UdpSocket& socket) {
     const QuicTimestamp now = quic_now();
     if (now >= next_trace_) {
       next_trace_ = now + trace_every_;
+      // Where the sender's bytes are: not yet handed to ngtcp2, handed but not acknowledged,
+      // and whether the peer's flow control holds them back.
+      uint64_t unsent = 0, unacked = 0, blocked = 0;
+      for (const auto& [id, stream] : send_streams_) {
+        unsent += stream.end - stream.sent;
+        unacked += stream.end - stream.acked;
+        if (stream.blocked) ++blocked;
+      }
+      std::fprintf(stderr,
+                   "quic-trace %s unsent=%llu unacked=%llu streams_blocked=%llu "
+                   "max_data_left=%llu\n",
+                   is_server_ ? "server" : "client", static_cast<unsigned long long>(unsent),
+                   static_cast<unsigned long long>(unacked),
+                   static_cast<unsigned long long>(blocked),
+                   static_cast<unsigned long long>(ngtcp2_conn_get_max_data_left(conn_.get())));
       std::fprintf(
           stderr,
           "quic-trace %s t=%.3f cwnd=%llu ssthresh=%llu inflight=%llu srtt_us=%llu "
