@@ -10,6 +10,9 @@ namespace {
 
 constexpr size_t kKeyHexDigits = 64;
 constexpr size_t kMaxReason = 4096;
+constexpr size_t kMaxCcName = 16;
+constexpr uint64_t kMaxRttMicroseconds = 10'000'000;
+constexpr uint64_t kMaxBwlimit = uint64_t{1} << 50;  // dataplane::kMaxRate
 
 const json& typed_field(const json& message, const char* name, json::value_t type) {
   auto it = message.find(name);
@@ -22,17 +25,35 @@ const json& typed_field(const json& message, const char* name, json::value_t typ
 
 }  // namespace
 
-json make_quic_init(const std::string& key_hex) {
-  return {{"type", "quic_init"}, {"key", key_hex}};
+json make_quic_init(const QuicInit& init) {
+  json message = {{"type", "quic_init"}, {"key", init.key_hex}};
+  if (!init.congestion_control.empty()) message["cc"] = init.congestion_control;
+  if (init.bwlimit > 0) message["bwlimit"] = init.bwlimit;
+  if (init.rtt_us > 0) message["rtt_us"] = init.rtt_us;
+  return message;
 }
 
-std::string parse_quic_init(const json& message) {
-  std::string key = typed_field(message, "key", json::value_t::string).get<std::string>();
-  if (key.size() != kKeyHexDigits ||
-      key.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos) {
+QuicInit parse_quic_init(const json& message) {
+  QuicInit init;
+  init.key_hex = typed_field(message, "key", json::value_t::string).get<std::string>();
+  if (init.key_hex.size() != kKeyHexDigits ||
+      init.key_hex.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos) {
     throw ProtocolError("quic_init: key must be 64 hex digits");
   }
-  return key;
+  if (message.contains("cc")) {
+    init.congestion_control = typed_field(message, "cc", json::value_t::string).get<std::string>();
+    if (init.congestion_control.empty() || init.congestion_control.size() > kMaxCcName)
+      throw ProtocolError("quic_init: cc must be a congestion controller's name");
+  }
+  if (message.contains("bwlimit")) {
+    init.bwlimit = typed_field(message, "bwlimit", json::value_t::number_unsigned).get<uint64_t>();
+    if (init.bwlimit > kMaxBwlimit) throw ProtocolError("quic_init: bwlimit out of range");
+  }
+  if (message.contains("rtt_us")) {
+    init.rtt_us = typed_field(message, "rtt_us", json::value_t::number_unsigned).get<uint64_t>();
+    if (init.rtt_us > kMaxRttMicroseconds) throw ProtocolError("quic_init: rtt_us out of range");
+  }
+  return init;
 }
 
 json make_quic_ready(const QuicReady& ready) {

@@ -1,6 +1,9 @@
 // The control messages that set up the QUIC data plane, between hello-ack and sync_start:
 //
-//   client -> helper: quic_init  {type, key}        key: the session's 32-byte PSK, hex
+//   client -> helper: quic_init  {type, key, [cc], [bwlimit], [rtt_us]}
+//                                  key: the session's 32-byte PSK, hex; cc: the congestion
+//                                  controller (--cc); bwlimit: bytes per second (--bwlimit);
+//                                  rtt_us: the SSH connection's TCP round-trip time
 //   helper -> client: quic_ready {type, port}       or {type, reason}: no QUIC here
 //   client -> helper: transport  {type, name[, streams]}
 //                                 name: "quic" (the handshake completed) or "ssh"; streams:
@@ -25,9 +28,20 @@ inline constexpr uint32_t kMaxFileStreams = 1000;
 // makes a stream known to the peer only once something is sent on it).
 inline constexpr char kDataStreamPreamble[] = "ARSD";
 
-nlohmann::json make_quic_init(const std::string& key_hex);
-// The key, checked to be 64 hex digits; ProtocolError otherwise.
-std::string parse_quic_init(const nlohmann::json& message);
+struct QuicInit {
+  std::string key_hex;
+  // --cc: "reno", "cubic", "bbr" or "bbr2"; empty for the helper's default. The helper
+  // checks the name (dataplane::parse_congestion_control): anything else is a protocol error.
+  std::string congestion_control;
+  uint64_t bwlimit = 0;  // --bwlimit in bytes per second; 0: no limit
+  // The client's kernel's smoothed RTT of the SSH connection in microseconds (0: unknown),
+  // at most 10 s: the QUIC handshake's first estimate on both ends.
+  uint64_t rtt_us = 0;
+};
+nlohmann::json make_quic_init(const QuicInit& init);
+// The key checked to be 64 hex digits, cc a short string, bwlimit at most 2^50; ProtocolError
+// otherwise.
+QuicInit parse_quic_init(const nlohmann::json& message);
 
 struct QuicReady {
   uint16_t port = 0;   // 0: unavailable

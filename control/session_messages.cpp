@@ -131,6 +131,7 @@ json make_sync_start(const SyncStart& start) {
                     {"itemize", start.output.itemize},
                     {"quiet", start.output.quiet}}}};
   if (!start.single_file_name.empty()) message["single_file_name"] = start.single_file_name;
+  if (start.bwlimit > 0) message["bwlimit"] = start.bwlimit;
   return message;
 }
 
@@ -196,6 +197,10 @@ SyncStart parse_sync_start(const json& message) {
       throw ProtocolError("single_file_name must be one file name");
     }
     if (start.paths.size() != 1) throw ProtocolError("single_file_name needs exactly one path");
+  }
+  if (message.contains("bwlimit")) {
+    start.bwlimit = field(message, "bwlimit", json::value_t::number_unsigned).get<uint64_t>();
+    if (start.bwlimit > (uint64_t{1} << 50)) throw ProtocolError("bwlimit out of range");
   }
   return start;
 }

@@ -66,6 +66,9 @@ struct SyncStart {
   // helper makes the destination's parent the root (the client renames as it sends); in a
   // pull the helper names its one source so. Empty: no renaming.
   std::string single_file_name;
+  // --bwlimit in bytes per second (0: none): the helper paces what it writes on the SSH
+  // channel to it (the QUIC data plane takes it from quic_init). At most 2^50.
+  uint64_t bwlimit = 0;
 };
 
 nlohmann::json make_hello();

@@ -3,6 +3,8 @@
 #include <libssh/callbacks.h>
 #include <libssh/libssh.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pwd.h>
 #include <sys/eventfd.h>
@@ -13,6 +15,7 @@
 #include <cctype>
 #include <cerrno>
 #include <condition_variable>
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -584,6 +587,17 @@ std::string SshSession::server_address() const {
     return {};
   }
   return host;
+}
+
+std::optional<std::chrono::microseconds> SshSession::round_trip_time() const {
+  if (!core_) throw std::logic_error("round_trip_time of a moved-from SshSession");
+  if (server_address().empty()) return std::nullopt;
+  tcp_info info{};
+  socklen_t len = sizeof info;
+  if (::getsockopt(core_->socket_fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0 ||
+      len < offsetof(tcp_info, tcpi_rttvar) || info.tcpi_rtt == 0)
+    return std::nullopt;
+  return std::chrono::microseconds(info.tcpi_rtt);
 }
 
 SshExecChannel SshSession::exec(const std::string& command) {

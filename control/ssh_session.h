@@ -107,6 +107,9 @@ class SshSession {
   // ProxyCommand or ProxyJump, where the socket leads elsewhere): where a data plane of the
   // same session can reach the same machine.
   std::string server_address() const;
+  // The kernel's smoothed round-trip time of the session's TCP connection (TCP_INFO), once
+  // it has one; nullopt through a proxy or without TCP.
+  std::optional<std::chrono::microseconds> round_trip_time() const;
 
  private:
   explicit SshSession(std::shared_ptr<detail::SessionCore> core);

@@ -5,6 +5,8 @@
 #include <ngtcp2/ngtcp2_crypto_gnutls.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <optional>
@@ -57,6 +59,9 @@ ngtcp2_settings make_settings(const QuicOptions& options) {
   // Non-zero turns window autotuning on (it is off by default in 0.12).
   settings.max_window = options.max_connection_window;
   settings.max_stream_window = options.max_stream_window;
+  if (options.initial_rtt.count() > 0)
+    settings.initial_rtt =
+        static_cast<ngtcp2_duration>(options.initial_rtt.count()) * NGTCP2_MICROSECONDS;
   settings.handshake_timeout =
       static_cast<ngtcp2_duration>(options.handshake_timeout.count()) * NGTCP2_MILLISECONDS;
   return settings;
@@ -230,6 +235,12 @@ QuicSession::QuicSession(ConstructionKey, const SocketAddress& local, const Sock
       remote_(remote),
       exchange_(options, is_server),
       buffer_(UdpSocket::kMaxBatchBytes) {
+  if (options.max_send_rate > 0) rate_limit_.emplace(options.max_send_rate, quic_now());
+  // For measurements: ARSYNC_QUIC_TRACE=MS prints the congestion state every MS ms.
+  if (const char* trace = std::getenv("ARSYNC_QUIC_TRACE"); trace != nullptr) {
+    trace_every_ = static_cast<QuicTimestamp>(std::strtoull(trace, nullptr, 10)) * 1'000'000;
+    trace_start_ = next_trace_ = quic_now();
+  }
   link_.conn_ref.get_conn = Callbacks::get_conn;
   link_.conn_ref.user_data = this;
   link_.key = key;
@@ -314,8 +325,12 @@ bool QuicSession::finished(QuicTimestamp now) const {
 QuicTimestamp QuicSession::deadline() const {
   switch (state_) {
     case State::handshake:
-    case State::established:
-      return ngtcp2_conn_get_expiry(conn_.get());
+    case State::established: {
+      QuicTimestamp expiry = ngtcp2_conn_get_expiry(conn_.get());
+      // Paced by --bwlimit: wake when the bucket has refilled, if anything waits for it.
+      if (rate_limit_ && !ready_.empty()) expiry = std::min(expiry, rate_limit_->ready_at());
+      return expiry;
+    }
     case State::closing:
       return close_packet_due_ ? 0 : closing_deadline_;
     case State::draining:
@@ -571,9 +586,10 @@ void QuicSession::on_max_stream_data(int64_t stream) {
 
 // ---- output ----
 
-QuicSession::StreamSlice QuicSession::next_slice() {
+QuicSession::StreamSlice QuicSession::next_slice(QuicTimestamp now) {
   StreamSlice slice;
   bool connection_blocked = ngtcp2_conn_get_max_data_left(conn_.get()) == 0;
+  bool rate_limited = rate_limit_ && !rate_limit_->ready(now);
   while (!ready_.empty()) {
     int64_t id = *ready_.begin();
     auto it = send_streams_.find(id);
@@ -589,6 +605,8 @@ QuicSession::StreamSlice QuicSession::next_slice() {
     }
     // Out of connection credit, only a bare FIN can still go: wait for MAX_DATA.
     if (connection_blocked && state.sent < state.end) return slice;
+    // Over the --bwlimit budget likewise (the loop wakes at the bucket's ready_at()).
+    if (rate_limited && state.sent < state.end) return slice;
     slice.stream = id;
     size_t index = state.cursor;
     uint64_t skip = state.sent - state.cursor_offset;
@@ -610,6 +628,7 @@ void QuicSession::on_accepted(const StreamSlice& slice, ngtcp2_ssize accepted) {
   if (it == send_streams_.end()) return;
   SendStream& state = it->second;
   state.sent += static_cast<uint64_t>(accepted);
+  if (rate_limit_) rate_limit_->spend(static_cast<uint64_t>(accepted));
   while (state.cursor < state.chunks.size() &&
          state.sent >= state.cursor_offset + state.chunks[state.cursor].size()) {
     state.cursor_offset += state.chunks[state.cursor].size();
@@ -678,7 +697,7 @@ QuicSession::SendResult QuicSession::send(UdpSocket& socket) {
     size_t probe = 0;
     bool limited = false;
     while (packets < limit) {
-      StreamSlice slice = next_slice();
+      StreamSlice slice = next_slice(now);
       uint32_t flags = NGTCP2_WRITE_STREAM_FLAG_MORE;
       if (slice.fin) flags |= NGTCP2_WRITE_STREAM_FLAG_FIN;
       ngtcp2_ssize accepted = -1;
@@ -747,6 +766,40 @@ void QuicSession::publish(const UdpSocket& socket) {
   stats_.gso = socket.gso_enabled();
   stats_.gro = socket.gro_enabled();
   exchange_.publish_stats(stats_);
+  if (trace_every_ > 0) {
+    const QuicTimestamp now = quic_now();
+    if (now >= next_trace_) {
+      next_trace_ = now + trace_every_;
+      // Where the sender's bytes are: not yet handed to ngtcp2, handed but not acknowledged,
+      // and whether the peer's flow control holds them back.
+      uint64_t unsent = 0, unacked = 0, blocked = 0;
+      for (const auto& [id, stream] : send_streams_) {
+        unsent += stream.end - stream.sent;
+        unacked += stream.end - stream.acked;
+        if (stream.blocked) ++blocked;
+      }
+      std::fprintf(stderr,
+                   "quic-trace %s unsent=%llu unacked=%llu streams_blocked=%llu "
+                   "max_data_left=%llu\n",
+                   is_server_ ? "server" : "client", static_cast<unsigned long long>(unsent),
+                   static_cast<unsigned long long>(unacked),
+                   static_cast<unsigned long long>(blocked),
+                   static_cast<unsigned long long>(ngtcp2_conn_get_max_data_left(conn_.get())));
+      std::fprintf(
+          stderr,
+          "quic-trace %s t=%.3f cwnd=%llu ssthresh=%llu inflight=%llu srtt_us=%llu "
+          "min_rtt_us=%llu delivery_mbit=%.1f pacing_mbit=%.1f pto_count=%zu "
+          "datagrams_sent=%llu datagrams_received=%llu\n",
+          is_server_ ? "server" : "client", static_cast<double>(now - trace_start_) / 1e9,
+          static_cast<unsigned long long>(cs.cwnd), static_cast<unsigned long long>(cs.ssthresh),
+          static_cast<unsigned long long>(cs.bytes_in_flight),
+          static_cast<unsigned long long>(cs.smoothed_rtt / 1000),
+          static_cast<unsigned long long>(cs.min_rtt / 1000),
+          static_cast<double>(cs.delivery_rate_sec) * 8 / 1e6, cs.pacing_rate * 8 * 1e9 / 1e6,
+          cs.pto_count, static_cast<unsigned long long>(stats_.datagrams_sent),
+          static_cast<unsigned long long>(stats_.datagrams_received));
+    }
+  }
 }
 
 void QuicSession::count_received(size_t datagrams) {

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <set>
 #include <span>
 #include <string>
@@ -25,6 +26,7 @@
 #include "dataplane/quic_psk.h"
 #include "dataplane/quic_stream_exchange.h"
 #include "dataplane/quic_tls.h"
+#include "dataplane/rate_limit.h"
 #include "dataplane/socket_address.h"
 #include "dataplane/udp_socket.h"
 
@@ -134,7 +136,7 @@ class QuicSession {
   std::string describe_peer_close() const;
 
   // Sending.
-  StreamSlice next_slice();
+  StreamSlice next_slice(QuicTimestamp now);
   void on_accepted(const StreamSlice& slice, ngtcp2_ssize accepted);
   void make_ready(int64_t stream, SendStream& state);
   void drop_send_stream(int64_t stream);
@@ -178,6 +180,12 @@ class QuicSession {
   // bytes lets the next one go.
   std::set<int64_t> ready_;
   std::vector<std::pair<int64_t, size_t>> released_;
+  // --bwlimit (options_.max_send_rate): new stream bytes wait while it is overdrawn.
+  std::optional<TokenBucket> rate_limit_;
+  // ARSYNC_QUIC_TRACE (measurements only): the congestion state on stderr every so often.
+  QuicTimestamp trace_every_ = 0;
+  QuicTimestamp trace_start_ = 0;
+  QuicTimestamp next_trace_ = 0;
 
   std::vector<uint8_t> buffer_;  // one GSO batch of packets
   size_t pending_begin_ = 0;     // a batch the socket did not take yet

@@ -1,5 +1,6 @@
 #include "helper/quic_endpoint.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -10,6 +11,7 @@
 #include "dataplane/quic_error.h"
 #include "dataplane/quic_listener.h"
 #include "dataplane/quic_psk.h"
+#include "dataplane/rate_limit.h"
 #include "dataplane/socket_address.h"
 
 namespace arsync::helper {
@@ -31,10 +33,29 @@ std::string ssh_server_address() {
 
 std::unique_ptr<dataplane::QuicConnection> answer_quic_init(const nlohmann::json& init,
                                                             const Confinement& confinement,
-                                                            control::FrameWriter& writer) {
-  const std::optional<dataplane::PskKey> key =
-      dataplane::psk_from_hex(control::parse_quic_init(init));
+                                                            control::FrameWriter& writer,
+                                                            std::chrono::nanoseconds round_trip) {
+  const control::QuicInit request = control::parse_quic_init(init);
+  const std::optional<dataplane::PskKey> key = dataplane::psk_from_hex(request.key_hex);
   if (!key) throw control::ProtocolError("quic_init: key must be 64 hex digits");
+  dataplane::QuicOptions options;
+  dataplane::apply_tuning_from_environment(options);
+  if (!request.congestion_control.empty()) {
+    auto cc = dataplane::parse_congestion_control(request.congestion_control);
+    if (!cc) {
+      throw control::ProtocolError("quic_init: unknown congestion controller \"" +
+                                   request.congestion_control + "\"");
+    }
+    options.congestion_control = *cc;
+  }
+  if (request.bwlimit > 0 && request.bwlimit < dataplane::kMinRate)
+    throw control::ProtocolError("quic_init: bwlimit below 512 bytes per second");
+  options.max_send_rate = request.bwlimit;
+  // The client's TCP estimate, when it sent one, is free of retransmissions and start-up.
+  if (request.rtt_us > 0)
+    round_trip =
+        std::min<std::chrono::nanoseconds>(round_trip, std::chrono::microseconds(request.rtt_us));
+  options.initial_rtt = dataplane::initial_rtt_from(round_trip);
   auto unavailable = [&](const std::string& reason) {
     control::send_control(writer, control::make_quic_ready({0, reason}));
     return nullptr;
@@ -45,7 +66,6 @@ std::unique_ptr<dataplane::QuicConnection> answer_quic_init(const nlohmann::json
   dataplane::PortRange ports{0, 0};
   if (!confinement.quic_ports.empty()) ports = *dataplane::parse_port_range(confinement.quic_ports);
 
-  dataplane::QuicOptions options;
   std::optional<dataplane::QuicListener> listener;
   try {
     listener.emplace(address, ports, *key, options);

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <optional>
@@ -16,6 +17,7 @@
 #include "control/quic_messages.h"
 #include "control/session_messages.h"
 #include "dataplane/quic_byte_stream.h"
+#include "dataplane/rate_limit.h"
 #include "dataplane/stream_channel.h"
 #include "helper/hangup_watch.h"
 #include "helper/progress_ticker.h"
@@ -101,16 +103,19 @@ int64_t accept_data_stream(dataplane::QuicConnection& quic) {
 
 int serve_session(control::ByteStream& stream, const Confinement& confinement, int hangup_fd) {
   control::FrameReader reader(stream);
-  control::FrameWriter writer(stream);
+  dataplane::RateLimitedStream paced(stream);  // --bwlimit over SSH, from sync_start
+  control::FrameWriter writer(paced);
   control::SyncStart start;
   std::unique_ptr<dataplane::QuicConnection> quic;
   control::TransportChoice transport;
   try {
     auto shared = control::accept_hello(control::receive_control(reader, "hello"), "hello");
     control::send_control(writer, control::make_hello_ack(shared));
+    const auto hello_ack_sent = std::chrono::steady_clock::now();
     nlohmann::json next = control::receive_any_control(reader);
     if (next["type"] == "quic_init") {
-      quic = answer_quic_init(next, confinement, writer);
+      quic = answer_quic_init(next, confinement, writer,
+                              std::chrono::steady_clock::now() - hello_ack_sent);
       transport = control::parse_transport(control::receive_control(reader, "transport"));
       if (transport.transport == control::DataTransport::quic && !quic) {
         throw control::ProtocolError("the client chose QUIC, but no QUIC client was accepted");
@@ -121,6 +126,7 @@ int serve_session(control::ByteStream& stream, const Confinement& confinement, i
       throw control::ProtocolError("expected \"sync_start\" or \"quic_init\"");
     }
     start = control::parse_sync_start(next);
+    paced.set_rate(start.bwlimit);
     check_allowed(confinement, start);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "arsync-helper: %s\n", e.what());

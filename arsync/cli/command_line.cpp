@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "control/quic_messages.h"
+#include "dataplane/rate_limit.h"
 
 namespace arsync::cli {
 namespace {
@@ -123,6 +124,11 @@ CommandLine parse_command_line(int argc, char** argv) {
       ->check(CLI::Range(1u, control::kMaxFileStreams));
   app.add_option("--quic-port", cmd.quic_ports,
                  "UDP port or range N-M the helper listens on for QUIC (for firewalls)");
+  std::string cc_name, bwlimit_text;
+  app.add_option("--cc", cc_name,
+                 "congestion control of the QUIC data plane: bbr2, bbr, cubic or reno");
+  app.add_option("--bwlimit", bwlimit_text,
+                 "limit the data rate each way, in KiB/s or with a K/M/G suffix; 0: none");
   app.add_flag("--accept-new-host-key", cmd.accept_new_host_key,
                "trust and record the key of a host not yet in known_hosts");
   bool sparse = false;  // holes are always kept; accepted for rsync scripts
@@ -150,6 +156,20 @@ CommandLine parse_command_line(int argc, char** argv) {
   if (version) {
     cmd.show_version = true;
     return cmd;
+  }
+  if (!cc_name.empty()) {
+    cmd.congestion_control = dataplane::parse_congestion_control(cc_name);
+    if (!cmd.congestion_control)
+      throw UsageError("--cc wants bbr2, bbr, cubic or reno, not \"" + cc_name + "\"");
+  }
+  if (!bwlimit_text.empty()) {
+    std::optional<uint64_t> rate = dataplane::parse_bwlimit(bwlimit_text);
+    if (!rate) {
+      throw UsageError(
+          "--bwlimit wants a rate such as 500 (KiB/s), 2M or 0 (at least 512 bytes/s), not \"" +
+          bwlimit_text + "\"");
+    }
+    cmd.bwlimit = *rate;
   }
   if (archive) {
     s.recursive = s.links = s.perms = s.times = s.group = s.owner = true;

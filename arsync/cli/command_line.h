@@ -1,12 +1,14 @@
 // The arsync command line: rsync's options, parsed into engine options.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "arsync/engine/sync_options.h"
+#include "dataplane/quic_options.h"
 
 namespace arsync::cli {
 
@@ -28,7 +30,10 @@ struct CommandLine {
   std::string transport = "auto";  // --transport: where the data goes (auto, quic, ssh)
   std::string quic_ports;          // --quic-port: where the helper may listen for QUIC
   uint32_t streams = 0;            // --streams: file streams in flight over QUIC (0: default)
-  bool progress = false;           // --progress: one overall line (see progress_meter.h)
+  // --cc: the data plane's congestion controller on both ends; unset: the default.
+  std::optional<dataplane::CongestionControl> congestion_control;
+  uint64_t bwlimit = 0;   // --bwlimit in bytes per second, each way; 0: no limit
+  bool progress = false;  // --progress: one overall line (see progress_meter.h)
   // -W / --no-whole-file, unset when neither was given: local copies then go whole (as
   // rsync's do), remote transfers by delta. The transfer sets sync.whole_file from it.
   std::optional<bool> whole_file;

@@ -4,9 +4,12 @@
 // client then says which transport carries the data (see control/quic_messages.h).
 #pragma once
 
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "arsync/cli/command_line.h"
 #include "control/frame.h"
 #include "dataplane/quic_connection.h"
 
@@ -18,9 +21,16 @@ struct QuicLink {
   std::string why_not;                                    // when not
 };
 
-// Sends quic_init, reads quic_ready, and connects to `server_address` (the SSH server's own
-// address). Throws for SSH channel or protocol failures; a QUIC failure is a why_not.
+// The data plane's options from --cc and --bwlimit (the rest are the defaults).
+dataplane::QuicOptions quic_options(const CommandLine& cmd);
+
+// Sends quic_init (with --cc and --bwlimit, which the helper applies to its end too, and
+// `ssh_rtt`, the SSH connection's TCP round-trip time if known), reads quic_ready, and
+// connects to `server_address` (the SSH server's own address) with quic_options(cmd) and
+// the smaller of ssh_rtt and the quic_init round trip as the first RTT estimate. Throws for
+// SSH channel or protocol failures; a QUIC failure is a why_not.
 QuicLink open_quic_link(control::FrameWriter& writer, control::FrameReader& reader,
-                        const std::string& server_address);
+                        const std::string& server_address, const CommandLine& cmd,
+                        std::optional<std::chrono::microseconds> ssh_rtt = std::nullopt);
 
 }  // namespace arsync::cli

@@ -25,6 +25,7 @@
 #include "control/session_messages.h"
 #include "control/ssh_session.h"
 #include "dataplane/quic_byte_stream.h"
+#include "dataplane/rate_limit.h"
 #include "dataplane/socket_address.h"
 #include "dataplane/stream_channel.h"
 
@@ -107,7 +108,7 @@ std::optional<int> choose_transport(const CommandLine& cmd, const std::string& h
     quic.why_not = "the SSH connection goes through a proxy";
   } else {
     try {
-      quic = open_quic_link(writer, reader, address);
+      quic = open_quic_link(writer, reader, address, cmd, session.round_trip_time());
       control::TransportChoice choice;
       if (quic.connection) choice = {control::DataTransport::quic, cmd.streams};
       control::send_control(writer, control::make_transport(choice));
@@ -201,7 +202,8 @@ int sync_remote(const CommandLine& cmd) {
   control::SshExecChannel channel = session->exec(command);
   StderrRelay relay(channel, plan.remote.host);
   control::FrameReader reader(channel);
-  control::FrameWriter writer(channel);
+  dataplane::RateLimitedStream paced(channel, cmd.bwlimit);  // --bwlimit over SSH
+  control::FrameWriter writer(paced);
 
   engine::Report report(cmd.output);
   auto start_time = std::chrono::steady_clock::now();
@@ -233,6 +235,7 @@ int sync_remote(const CommandLine& cmd) {
     start.options = cmd.sync;
     start.output = cmd.output;
     start.single_file_name = single_file_name;
+    start.bwlimit = cmd.bwlimit;
     control::send_control(writer, control::make_sync_start(start));
     renamed = control::parse_sync_ready(control::receive_control(reader, "sync_ready"));
     if (renamed && single_file_name.empty()) {

@@ -139,6 +139,7 @@ int main(int argc, char** argv) {
   uint64_t mib = 1024;
   int repeat = 1;
   QuicOptions options;
+  apply_tuning_from_environment(options);  // ARSYNC_QUIC_TUNE, to compare window sizes
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     auto value = [&]() -> std::string {

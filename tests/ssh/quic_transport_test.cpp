@@ -1,7 +1,9 @@
 // The QUIC data plane end to end: the real binaries through a real sshd on 127.0.0.1, the
 // key sent over SSH, the data over QUIC; and the fallback to SSH when QUIC cannot be had.
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -12,6 +14,10 @@
 
 #include <gtest/gtest.h>
 
+#include "control/byte_stream.h"
+#include "control/frame.h"
+#include "control/quic_messages.h"
+#include "control/session_messages.h"
 #include "tests/e2e/harness.h"
 #include "tests/ssh/sshd_fixture.h"
 
@@ -157,6 +163,131 @@ TEST_F(QuicTransportTest, HelperWithoutQuicFallsBackToSshOrFailsWhenQuicIsRequir
   EXPECT_EQ(required.exit_code, 10) << required.describe();
   EXPECT_TRUE(e2e::contains(required.err, "no QUIC data plane to 127.0.0.1")) << required.err;
   EXPECT_FALSE(fs::exists(base_ / "dst2"));
+}
+
+// One file of `size` bytes of a simple non-repeating pattern at `path`.
+void write_patterned_file(const fs::path& path, size_t size) {
+  fs::create_directories(path.parent_path());
+  std::string data(size, '\0');
+  uint64_t x = 0x9e3779b97f4a7c15ull;
+  for (size_t i = 0; i < size; ++i) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    data[i] = static_cast<char>(x);
+  }
+  std::ofstream(path, std::ios::binary) << data;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+TEST_F(QuicTransportTest, BwlimitPacesTheSenderOverQuicBothWaysAndOverSsh) {
+  write_patterned_file(base_ / "src/big", 8u << 20);
+  // Push: the client sends, 8 MiB at 2 MiB/s is 4 s (less a 20 ms burst).
+  auto start = std::chrono::steady_clock::now();
+  auto push = arsync({"-a", "--stats", "--transport", "quic", "--bwlimit=2M", "--cc", "cubic",
+                      (base_ / "src").string() + "/", remote(base_ / "pushed") + "/"},
+                     sshd_->plain_key_path());
+  double seconds = seconds_since(start);
+  ASSERT_EQ(push.exit_code, 0) << push.describe();
+  EXPECT_TRUE(e2e::contains(push.out, "Data transport: QUIC")) << push.out;
+  EXPECT_TRUE(e2e::sameTree((base_ / "src").string(), (base_ / "pushed").string()));
+  EXPECT_GE(seconds, 3.5);
+  EXPECT_LT(seconds, 15.0);
+
+  // Pull: the helper sends, at the limit quic_init carried: 8 MiB at 4 MiB/s is 2 s.
+  start = std::chrono::steady_clock::now();
+  auto pull = arsync({"-a", "--stats", "--transport", "quic", "--bwlimit", "4096", "--cc", "reno",
+                      remote(base_ / "pushed") + "/", (base_ / "pulled").string() + "/"},
+                     sshd_->plain_key_path());
+  seconds = seconds_since(start);
+  ASSERT_EQ(pull.exit_code, 0) << pull.describe();
+  EXPECT_TRUE(e2e::contains(pull.out, "Data transport: QUIC")) << pull.out;
+  EXPECT_TRUE(e2e::sameTree((base_ / "src").string(), (base_ / "pulled").string()));
+  EXPECT_GE(seconds, 1.75);
+  EXPECT_LT(seconds, 10.0);
+
+  // Over the SSH channel the frame writer is paced: a pull (the helper paces, told by
+  // sync_start) of 8 MiB at 4 MiB/s.
+  start = std::chrono::steady_clock::now();
+  auto ssh = arsync({"-a", "--stats", "--transport", "ssh", "--bwlimit", "4M",
+                     remote(base_ / "pushed") + "/", (base_ / "ssh").string() + "/"},
+                    sshd_->plain_key_path());
+  seconds = seconds_since(start);
+  ASSERT_EQ(ssh.exit_code, 0) << ssh.describe();
+  EXPECT_TRUE(e2e::contains(ssh.out, "Data transport: SSH channel")) << ssh.out;
+  EXPECT_TRUE(e2e::sameTree((base_ / "src").string(), (base_ / "ssh").string()));
+  EXPECT_GE(seconds, 1.75);
+  EXPECT_LT(seconds, 10.0);
+}
+
+TEST_F(QuicTransportTest, EveryCongestionControllerCarriesATreeAndUnknownNamesAreUsageErrors) {
+  make_source(30, 20000);
+  for (const char* cc : {"bbr2", "bbr", "cubic", "reno"}) {
+    const fs::path dest = base_ / (std::string("dst-") + cc);
+    auto push = arsync({"-a", "--stats", "--transport", "quic", "--cc", cc,
+                        (base_ / "src").string() + "/", remote(dest) + "/"},
+                       sshd_->plain_key_path());
+    ASSERT_EQ(push.exit_code, 0) << cc << ": " << push.describe();
+    EXPECT_TRUE(e2e::contains(push.out, "Data transport: QUIC")) << push.out;
+    EXPECT_TRUE(e2e::sameTree((base_ / "src").string(), dest.string())) << cc;
+  }
+  auto bad =
+      arsync({"-a", "--cc", "vegas", (base_ / "src").string() + "/", remote(base_ / "never") + "/"},
+             sshd_->plain_key_path());
+  EXPECT_EQ(bad.exit_code, 1) << bad.describe();
+  EXPECT_TRUE(e2e::contains(bad.err, "--cc wants bbr2, bbr, cubic or reno")) << bad.err;
+  auto bad_rate = arsync(
+      {"-a", "--bwlimit", "fast", (base_ / "src").string() + "/", remote(base_ / "never") + "/"},
+      sshd_->plain_key_path());
+  EXPECT_EQ(bad_rate.exit_code, 1) << bad_rate.describe();
+  EXPECT_TRUE(e2e::contains(bad_rate.err, "--bwlimit wants a rate")) << bad_rate.err;
+  EXPECT_FALSE(fs::exists(base_ / "never"));
+}
+
+// The helper alone on a pair of pipes, spoken to frame by frame: a quic_init naming an
+// unknown congestion controller is a protocol error, answered with `error`.
+TEST(QuicInitFromAPeer, UnknownCongestionControllerIsAProtocolError) {
+  int to_helper[2], from_helper[2];
+  ASSERT_EQ(::pipe(to_helper), 0);
+  ASSERT_EQ(::pipe(from_helper), 0);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::dup2(to_helper[0], 0);
+    ::dup2(from_helper[1], 1);
+    for (int fd : {to_helper[0], to_helper[1], from_helper[0], from_helper[1]}) ::close(fd);
+    const int devnull = ::open("/dev/null", O_WRONLY);
+    ::dup2(devnull, 2);
+    ::execl(ARSYNC_HELPER_BIN, ARSYNC_HELPER_BIN, "--server", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(to_helper[0]);
+  ::close(from_helper[1]);
+  std::string error;
+  {
+    arsync::control::FdStream stream(from_helper[0], to_helper[1], /*owns=*/true);
+    arsync::control::FrameReader reader(stream);
+    arsync::control::FrameWriter writer(stream);
+    arsync::control::send_control(writer, arsync::control::make_hello());
+    (void)arsync::control::receive_control(reader, "hello-ack");
+    arsync::control::QuicInit init;
+    init.key_hex = std::string(64, 'c');
+    init.congestion_control = "vegas";
+    arsync::control::send_control(writer, arsync::control::make_quic_init(init));
+    try {
+      (void)arsync::control::receive_control(reader, "quic_ready");
+    } catch (const arsync::control::ProtocolError& e) {
+      error = e.what();
+    }
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(e2e::contains(error, "unknown congestion controller \"vegas\"")) << error;
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 5);
 }
 
 // A UDP port nothing listens on right now.
