@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <iostream>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -245,6 +246,36 @@ TEST(Delta, SmallEditsOfALargeFileCostLittle) {
   EXPECT_LT(traffic.literal_bytes, 10u * 8192);
   EXPECT_LT(traffic.total(), 10u * 12000);
   EXPECT_LE(traffic.round_trips, basis.hashes.tree.height());
+}
+
+// A small file (64 KiB, 512-byte chunks, a tree of the chunks, a few parents and the root)
+// with one 100-byte insert: the first probe asks about the root and its children only, and
+// the second about the chunks of the parents the receiver lacks, not about every chunk.
+TEST(Delta, OneInsertIntoASmallFileCostsAFewHundredBytesBesidesTheChunk) {
+  std::mt19937_64 rng(12);
+  uint64_t totals = 0;
+  uint64_t literals = 0;
+  uint64_t keys = 0;
+  constexpr int kFiles = 20;
+  for (int i = 0; i < kFiles; ++i) {
+    ByteVec data = random_bytes(64 << 10, rng);
+    const Side basis = receiver_side(data);
+    ASSERT_EQ(basis.hashes.tree.params().bits, 9u);
+    const ByteVec extra = random_bytes(100, rng);
+    data.insert(data.begin() + static_cast<ptrdiff_t>(data.size() / 3), extra.begin(), extra.end());
+    DeltaTraffic traffic;
+    EXPECT_EQ(rebuild(basis, sender_side(data, basis), &traffic), data);
+    EXPECT_EQ(traffic.round_trips, 2u);
+    totals += traffic.total();
+    literals += traffic.literal_bytes;
+    keys += traffic.probe_keys;
+  }
+  std::cout << "[ delta    ] 64 KiB file, one 100-byte insert, mean of " << kFiles << ": "
+            << totals / kFiles << " bytes, " << literals / kFiles << " literal, " << keys / kFiles
+            << " keys\n";
+  // Asking about every node (about 120 keys) would cost some 700 bytes more.
+  EXPECT_LT(keys / kFiles, 60u);
+  EXPECT_LT((totals - literals) / kFiles, 600u);
 }
 
 TEST(Delta, AMovedBlockIsCopiedNotSent) {
