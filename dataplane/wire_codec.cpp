@@ -1,14 +1,21 @@
 // Layout of every message (all integers are unsigned LEB128 varints unless marked u8;
 // strings are a varint byte length followed by the bytes; see docs/PROTOCOL.md):
 //
-//   DirBatch       u8 version, u8 flags (bit 0 complete), string dir, varint count,
+//   DirBatch       u8 batch version (2), u8 flags (bit 0 complete), string dir, varint count,
 //                  count x entry
-//   entry          string name (leaf only: path = join(dir, name)),
+//   entry          varint shared, string suffix (the leaf name, path = join(dir, name), is
+//                  the first `shared` bytes of the previous entry's name + suffix),
 //                  u8 kind (bits 0-2 type, bit 3 maybe_sparse, bit 4 has_digest,
 //                           bit 5 hardlink_group present, bit 6 digest_follows),
-//                  mode, uid, gid, size, [rdev if device], zigzag mtime sec, mtime nsec, id,
+//                  u8 same (bit 0 mode, 1 uid, 2 gid, 3 size, 4 mtime sec, 5 mtime nsec:
+//                           as the previous entry's; bit 6 id as expected),
+//                  [mode], [uid], [gid], [size] (each unless same), [rdev if device],
+//                  [zigzag(mtime sec - previous)], [mtime nsec] (unless same), [id],
 //                  [hardlink_group if bit 5], [16-byte digest if bit 4],
 //                  [string link_target if symlink]
+//                  The first entry's "previous" is all zero and an empty name; the expected
+//                  id is 0 for a non-regular entry, and for a regular one 1 + the id of the
+//                  batch's previous regular entry (0 before the first).
 //   ContentRequest u8 version, varint count, count x varint id
 //   ContentChunk   u8 version, id, offset, u8 flags (bit 0 last), string data,
 //                  [16-byte digest if last]
@@ -16,9 +23,10 @@
 //   ContentDigest  u8 version, id, 16-byte digest
 //   DeltaMessage   u8 version, id, string message (1 ..= kMaxDeltaMessage bytes)
 //
-// Encodings are canonical: varints must be minimal, unknown flag bits are rejected and
-// optional fields appear exactly when their flag says so, so every accepted input is
-// byte-for-byte what the encoder makes of its decoded value.
+// Encodings are canonical: varints must be minimal, unknown flag bits are rejected,
+// optional fields appear exactly when their flag says so, a name shares the longest prefix
+// it can, and a field that equals the previous entry's (or the expected id) is never sent,
+// so every accepted input is byte-for-byte what the encoder makes of its decoded value.
 //
 // The encoders trust their input except where it cannot be represented: encode_batch throws
 // std::invalid_argument for an entry that is not directly inside batch.dir, and
@@ -49,13 +57,22 @@ constexpr uint8_t kEntrySparse = 1 << 3;
 constexpr uint8_t kEntryDigest = 1 << 4;
 constexpr uint8_t kEntryHardlink = 1 << 5;
 constexpr uint8_t kEntryDigestFollows = 1 << 6;
+// DirBatch entries: the fields that repeat the previous entry's value.
+constexpr uint8_t kSameMode = 1 << 0;
+constexpr uint8_t kSameUid = 1 << 1;
+constexpr uint8_t kSameGid = 1 << 2;
+constexpr uint8_t kSameSize = 1 << 3;
+constexpr uint8_t kSameSec = 1 << 4;
+constexpr uint8_t kSameNsec = 1 << 5;
+constexpr uint8_t kExpectedId = 1 << 6;
+constexpr uint8_t kSameMask = 0x7f;
 constexpr uint8_t kChunkLast = 1 << 0;
 constexpr uint8_t kFailedVanished = 1 << 0;
 constexpr uint8_t kFailedDigest = 1 << 1;
 
-// The fewest bytes one entry can take: name length + 1-byte name, kind, and one byte each
-// for mode, uid, gid, size, mtime sec, mtime nsec, id. Bounds what a count may reserve.
-constexpr size_t kMinEntryBytes = 10;
+// The fewest bytes one entry can take: shared, suffix length, kind, same. Bounds what a
+// count may reserve.
+constexpr size_t kMinEntryBytes = 4;
 
 using fsio::wire::cat;
 using fsio::wire::kMaxVarintBytes;
@@ -142,9 +159,47 @@ bool check_name(Reader& r, std::string_view name, const fsio::DirBatch& batch, b
   return true;
 }
 
-bool decode_entry(Reader& r, const fsio::DirBatch& batch, bool& seen_root, fsio::FileEntry& e) {
-  std::string_view name;
-  if (!r.string("name", fsio::kMaxNameLength, name)) return false;
+// What an entry is encoded against: the previous entry of its batch.
+struct EntryContext {
+  std::string_view name;  // the previous entry's leaf name
+  const fsio::FileEntry* previous = nullptr;
+  uint64_t last_id = 0;  // the id of the batch's previous regular entry
+
+  uint64_t expected_id(const fsio::FileEntry& e) const { return e.is_regular() ? last_id + 1 : 0; }
+  void advance(std::string_view leaf, const fsio::FileEntry& e) {
+    name = leaf;
+    previous = &e;
+    if (e.is_regular()) last_id = e.id;
+  }
+};
+
+size_t shared_prefix(std::string_view a, std::string_view b) {
+  const size_t n = std::min(a.size(), b.size());
+  size_t i = 0;
+  while (i < n && a[i] == b[i]) ++i;
+  return i;
+}
+
+// A field sent because it differs from the previous entry's value: equal is not canonical.
+template <typename T>
+bool read_changed(Reader& r, std::string_view field, T previous, T& out,
+                  uint64_t max = std::numeric_limits<T>::max()) {
+  if (!r.varint_as(field, out, max)) return false;
+  if (out == previous) return r.fail(field, "repeats the previous entry's");
+  return true;
+}
+
+bool decode_entry(Reader& r, const fsio::DirBatch& batch, EntryContext& ctx, bool& seen_root,
+                  fsio::FileEntry& e, std::string& name) {
+  size_t shared = 0;
+  if (!r.varint_as("name shared", shared, ctx.name.size())) return false;
+  std::string_view suffix;
+  if (!r.string("name", fsio::kMaxNameLength - shared, suffix)) return false;
+  if (!suffix.empty() && shared < ctx.name.size() && suffix[0] == ctx.name[shared]) {
+    return r.fail("name shared", "shorter than the common prefix");
+  }
+  name.assign(ctx.name.substr(0, shared));
+  name.append(suffix);
   if (!check_name(r, name, batch, seen_root)) return false;
   e.path = fsio::join_path(batch.dir, name);
 
@@ -165,19 +220,45 @@ bool decode_entry(Reader& r, const fsio::DirBatch& batch, bool& seen_root, fsio:
     return r.fail("kind", "digest on a non-regular file");
   if (e.has_digest && e.digest_follows) return r.fail("kind", "digest both listed and to follow");
 
-  uint64_t mode = 0;
-  if (!r.varint("mode", std::numeric_limits<uint64_t>::max(), mode)) return false;
-  if (mode > kMaxMode) return r.fail("mode", cat("too large (", octal(mode), " > 07777)"));
-  e.mode = static_cast<uint32_t>(mode);
-  if (!r.varint_as("uid", e.uid) || !r.varint_as("gid", e.gid) || !r.varint_as("size", e.size)) {
+  uint8_t same = 0;
+  if (!r.flags("same", kSameMask, same)) return false;
+  static const fsio::FileEntry kNone;
+  const fsio::FileEntry& prev = ctx.previous ? *ctx.previous : kNone;
+  e.mode = prev.mode;
+  e.uid = prev.uid;
+  e.gid = prev.gid;
+  e.size = prev.size;
+  e.mtime = prev.mtime;
+  if (!(same & kSameMode)) {
+    uint64_t mode = 0;
+    if (!r.varint("mode", std::numeric_limits<uint64_t>::max(), mode)) return false;
+    if (mode > kMaxMode) return r.fail("mode", cat("too large (", octal(mode), " > 07777)"));
+    if (mode == prev.mode) return r.fail("mode", "repeats the previous entry's");
+    e.mode = static_cast<uint32_t>(mode);
+  }
+  if (!(same & kSameUid) && !read_changed(r, "uid", prev.uid, e.uid)) return false;
+  if (!(same & kSameGid) && !read_changed(r, "gid", prev.gid, e.gid)) return false;
+  if (!(same & kSameSize) && !read_changed(r, "size", prev.size, e.size)) return false;
+  if (e.is_device() && !r.varint_as("rdev", e.rdev)) return false;
+  if (!(same & kSameSec)) {
+    uint64_t delta = 0;
+    if (!r.varint("mtime sec", std::numeric_limits<uint64_t>::max(), delta)) return false;
+    if (delta == 0) return r.fail("mtime sec", "repeats the previous entry's");
+    // Two's complement wrap-around: every delta gives one time, and every time one delta.
+    e.mtime.sec = static_cast<int64_t>(static_cast<uint64_t>(prev.mtime.sec) +
+                                       static_cast<uint64_t>(unzigzag(delta)));
+  }
+  if (!(same & kSameNsec) &&
+      !read_changed(r, "mtime nsec", prev.mtime.nsec, e.mtime.nsec, kMaxNsec)) {
     return false;
   }
-  if (e.is_device() && !r.varint_as("rdev", e.rdev)) return false;
-  uint64_t sec = 0;
-  if (!r.varint("mtime sec", std::numeric_limits<uint64_t>::max(), sec)) return false;
-  e.mtime.sec = unzigzag(sec);
-  if (!r.varint_as("mtime nsec", e.mtime.nsec, kMaxNsec)) return false;
-  if (!r.varint_as("id", e.id)) return false;
+  const uint64_t expected_id = ctx.expected_id(e);
+  if (same & kExpectedId) {
+    e.id = expected_id;
+  } else {
+    if (!r.varint_as("id", e.id)) return false;
+    if (e.id == expected_id) return r.fail("id", "is the expected one");
+  }
   if ((kind & kEntryHardlink) &&
       !r.varint_as("hardlink group", e.hardlink_group, fsio::FileEntry::kNoLink - 1)) {
     return false;
@@ -236,13 +317,18 @@ bool decode_chunk_fields(std::span<const uint8_t> in, std::string& error,
 }  // namespace
 
 Bytes encode_batch(const fsio::DirBatch& batch) {
-  Writer w(8 + batch.dir.size() + batch.entries.size() * 40);
-  w.u8(kCodecVersion);
+  Writer w(8 + batch.dir.size() + batch.entries.size() * 12);
+  w.u8(kBatchVersion);
   w.u8(batch.complete ? kBatchComplete : 0);
   w.string(batch.dir);
   w.varint(batch.entries.size());
+  static const fsio::FileEntry kNone;
+  EntryContext ctx;
   for (const fsio::FileEntry& e : batch.entries) {
-    w.string(leaf_of(batch, e));
+    const std::string_view name = leaf_of(batch, e);
+    const size_t shared = shared_prefix(ctx.name, name);
+    w.varint(shared);
+    w.string(name.substr(shared));
     bool hardlink = e.hardlink_group != fsio::FileEntry::kNoLink;
     uint8_t kind = static_cast<uint8_t>(static_cast<uint8_t>(e.type) & kEntryTypeMask);
     if (e.maybe_sparse) kind |= kEntrySparse;
@@ -250,17 +336,32 @@ Bytes encode_batch(const fsio::DirBatch& batch) {
     if (hardlink) kind |= kEntryHardlink;
     if (e.digest_follows) kind |= kEntryDigestFollows;
     w.u8(kind);
-    w.varint(e.mode);
-    w.varint(e.uid);
-    w.varint(e.gid);
-    w.varint(e.size);
+    const fsio::FileEntry& prev = ctx.previous ? *ctx.previous : kNone;
+    const uint64_t expected_id = ctx.expected_id(e);
+    uint8_t same = 0;
+    if (e.mode == prev.mode) same |= kSameMode;
+    if (e.uid == prev.uid) same |= kSameUid;
+    if (e.gid == prev.gid) same |= kSameGid;
+    if (e.size == prev.size) same |= kSameSize;
+    if (e.mtime.sec == prev.mtime.sec) same |= kSameSec;
+    if (e.mtime.nsec == prev.mtime.nsec) same |= kSameNsec;
+    if (e.id == expected_id) same |= kExpectedId;
+    w.u8(same);
+    if (!(same & kSameMode)) w.varint(e.mode);
+    if (!(same & kSameUid)) w.varint(e.uid);
+    if (!(same & kSameGid)) w.varint(e.gid);
+    if (!(same & kSameSize)) w.varint(e.size);
     if (e.is_device()) w.varint(e.rdev);
-    w.varint(zigzag(e.mtime.sec));
-    w.varint(e.mtime.nsec);
-    w.varint(e.id);
+    if (!(same & kSameSec)) {
+      w.varint(zigzag(static_cast<int64_t>(static_cast<uint64_t>(e.mtime.sec) -
+                                           static_cast<uint64_t>(prev.mtime.sec))));
+    }
+    if (!(same & kSameNsec)) w.varint(e.mtime.nsec);
+    if (!(same & kExpectedId)) w.varint(e.id);
     if (hardlink) w.varint(e.hardlink_group);
     if (e.has_digest) w.raw(e.digest.data(), e.digest.size());
     if (e.is_symlink()) w.string(e.link_target);
+    ctx.advance(name, e);
   }
   return w.take();
 }
@@ -269,7 +370,7 @@ std::optional<fsio::DirBatch> decode_batch(std::span<const uint8_t> in, std::str
   Reader r(in, error, "batch");
   fsio::DirBatch batch;
   uint8_t flags = 0;
-  if (!r.version() || !r.flags("flags", kBatchComplete, flags)) return std::nullopt;
+  if (!r.version(kBatchVersion) || !r.flags("flags", kBatchComplete, flags)) return std::nullopt;
   batch.complete = flags & kBatchComplete;
   if (!r.string("dir", fsio::kMaxPathLength, batch.dir)) return std::nullopt;
   if (!batch.dir.empty() && !fsio::is_safe_relative_path(batch.dir)) {
@@ -281,10 +382,16 @@ std::optional<fsio::DirBatch> decode_batch(std::span<const uint8_t> in, std::str
   // A count is a claim, not a size: reserve only what the input could possibly hold.
   batch.entries.reserve(std::min(count, r.remaining() / kMinEntryBytes));
   bool seen_root = false;
+  EntryContext ctx;
+  std::string names[2];  // this entry's leaf name and the previous one's
   for (size_t i = 0; i < count; ++i) {
     r.set_entry(i);
     fsio::FileEntry& e = batch.entries.emplace_back();
-    if (!decode_entry(r, batch, seen_root, e)) return std::nullopt;
+    std::string& name = names[i % 2];
+    // emplace_back may move the entries: the previous one is found again by index.
+    ctx.previous = i == 0 ? nullptr : &batch.entries[i - 1];
+    if (!decode_entry(r, batch, ctx, seen_root, e, name)) return std::nullopt;
+    ctx.advance(name, e);
   }
   if (!r.finish()) return std::nullopt;
   return batch;

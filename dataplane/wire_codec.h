@@ -18,6 +18,9 @@
 namespace arsync::dataplane {
 
 inline constexpr uint8_t kCodecVersion = 1;
+// DirBatch has its own version: 2 shares name prefixes and leaves out the fields that repeat
+// the previous entry's (version 1 sent every field of every entry).
+inline constexpr uint8_t kBatchVersion = 2;
 inline constexpr size_t kMaxBatchEntries = 1 << 20;  // entries in one DirBatch
 inline constexpr size_t kMaxRequestIds = 1 << 16;    // ids in one ContentRequest
 inline constexpr size_t kMaxChunkData = 4 << 20;     // bytes in one ContentChunk

@@ -8,7 +8,7 @@
 
 namespace arsync::merkle {
 
-inline constexpr unsigned kMinChunkBits = 9;   // 512-byte average: the smallest files
+inline constexpr unsigned kMinChunkBits = 8;   // 256-byte average: the smallest files
 inline constexpr unsigned kMaxChunkBits = 18;  // 256 KiB average: files of several TiB
 
 struct ChunkParams {

@@ -46,14 +46,17 @@ DeltaProber::DeltaProber(MerkleTree mine, const Signature& theirs)
   // The root is almost never had (the engine asks for a delta because something changed),
   // and neither are the few nodes right under it: the first probe asks about every node of
   // the top levels, down to the first level of kFirstProbeNodes or more, which saves a round
-  // trip per level for about 8 bytes a node.
+  // trip per level for about 8 bytes a node. It stops above the leaves, though: in a small
+  // file (up to about 1 MiB) the level reached that way is the chunks, nearly all of which
+  // the receiver has, and asking about the children of the few parents it lacks costs a
+  // round trip but far fewer keys (a 64 KiB file with one edit: ~30 keys instead of ~120).
   size_t level = mine_.height() - 1;
   for (;; --level) {
     for (uint32_t i = mine_.level_begin(level); i < mine_.level_begin(level + 1); ++i) {
       queue_.push_back(i);
     }
     const size_t level_size = mine_.level_begin(level + 1) - mine_.level_begin(level);
-    if (level == 0 || level_size >= kFirstProbeNodes) break;
+    if (level <= 1 || level_size >= kFirstProbeNodes) break;
     for (uint32_t i = mine_.level_begin(level); i < mine_.level_begin(level + 1); ++i) {
       children_asked_[i] = true;
     }

@@ -25,7 +25,7 @@
 namespace arsync::merkle {
 
 // The first probe covers the top levels of the tree down to the first one that has this
-// many nodes.
+// many nodes, but never the leaves (unless the root is one).
 inline constexpr size_t kFirstProbeNodes = 64;
 
 class DeltaProber {

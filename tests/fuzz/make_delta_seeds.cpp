@@ -32,7 +32,7 @@ Digest128 digest(uint8_t fill) {
 }
 
 std::vector<Bytes> signatures() {
-  return {encode_signature({9, 0, digest(0)}), encode_signature({11, 64 << 20, digest(0x5a)}),
+  return {encode_signature({8, 0, digest(0)}), encode_signature({11, 64 << 20, digest(0x5a)}),
           encode_signature({18, kMaxDeltaFileSize, digest(0xff)})};
 }
 

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <limits>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "dataplane/wire_codec.h"
@@ -72,6 +73,25 @@ std::vector<dataplane::Bytes> batches() {
   e.mode = 07777;
   e.uid = std::numeric_limits<uint32_t>::max();
   out.push_back(dataplane::encode_batch(extreme));
+
+  // What a tree's batches look like: names sharing prefixes, fields repeating the previous
+  // entry's, consecutive ids, and a few that differ.
+  fsio::DirBatch tree{"d3", true, {}};
+  for (const char* name : {"f0", "f1", "f10", "f11", "f2", "sub", "sub-dir", "t"}) {
+    const bool dir = std::string_view(name).starts_with("sub");
+    tree.entries.push_back(
+        entry(tree.dir, name, dir ? fsio::FileType::directory : fsio::FileType::regular));
+  }
+  uint64_t id = 40;
+  for (fsio::FileEntry& t : tree.entries) {
+    if (t.type == fsio::FileType::regular) t.id = id++;
+  }
+  tree.entries[3].size = 65536;
+  tree.entries[4].mtime.sec += 3600;
+  tree.entries[4].mtime.nsec = 0;
+  tree.entries[7].id = 5;
+  tree.entries[7].uid = 0;
+  out.push_back(dataplane::encode_batch(tree));
 
   std::string deep;
   for (int i = 0; i < 40; ++i) deep = fsio::join_path(deep, "d" + std::to_string(i));

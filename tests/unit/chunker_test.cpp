@@ -102,6 +102,10 @@ TEST(ChunkParams, GrowWithTheSquareRootOfTheSize) {
   EXPECT_EQ(chunk_params_for_size(0).bits, kMinChunkBits);
   EXPECT_EQ(chunk_params_for_size(100).bits, kMinChunkBits);
   EXPECT_EQ(chunk_params_for_size(1 << 20).bits, kMinChunkBits);
+  EXPECT_EQ(kMinChunkBits, 8u);  // 256 bytes for files up to 1 MiB
+  EXPECT_EQ(chunk_params_for_size((1 << 20) + 1).bits, 9u);
+  EXPECT_EQ(chunk_params_for_size(4 << 20).bits, 9u);
+  EXPECT_EQ(chunk_params_for_size((4 << 20) + 1).bits, 10u);
   EXPECT_EQ(chunk_params_for_size(64 << 20).bits, 11u);
   EXPECT_EQ(chunk_params_for_size((64 << 20) + 1).bits, 12u);
   EXPECT_EQ(chunk_params_for_size(256 << 20).bits, 12u);

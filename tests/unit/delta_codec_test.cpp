@@ -62,7 +62,7 @@ void put_varint(Bytes& out, uint64_t v) {
 // ---- Signature ----
 
 TEST(DeltaCodec, SignatureRoundTrip) {
-  expect_strict_round_trip(Signature{9, 0, digest_of(1)}, encode_signature, decode_signature);
+  expect_strict_round_trip(Signature{8, 0, digest_of(1)}, encode_signature, decode_signature);
   expect_strict_round_trip(Signature{18, kMaxDeltaFileSize, digest_of(2)}, encode_signature,
                            decode_signature);
   expect_strict_round_trip(Signature{11, 64 << 20, digest_of(3)}, encode_signature,
@@ -70,7 +70,7 @@ TEST(DeltaCodec, SignatureRoundTrip) {
 }
 
 TEST(DeltaCodec, SignatureRefusesOutOfRangeValues) {
-  EXPECT_NE(refusal(decode_signature, encode_signature({8, 10, {}})).find("chunk bits"),
+  EXPECT_NE(refusal(decode_signature, encode_signature({7, 10, {}})).find("chunk bits"),
             std::string::npos);
   refusal(decode_signature, encode_signature({19, 10, {}}));
   refusal(decode_signature, encode_signature({12, kMaxDeltaFileSize + 1, {}}));

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <iostream>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -245,6 +246,37 @@ TEST(Delta, SmallEditsOfALargeFileCostLittle) {
   EXPECT_LT(traffic.literal_bytes, 10u * 8192);
   EXPECT_LT(traffic.total(), 10u * 12000);
   EXPECT_LE(traffic.round_trips, basis.hashes.tree.height());
+}
+
+// A small file (64 KiB: 256-byte chunks, ~14 parents and the root) with one 100-byte
+// insert: the first probe asks about the root and its children only, and the second about
+// the chunks of the parents the receiver lacks, not about every chunk.
+TEST(Delta, OneInsertIntoASmallFileCostsAFewHundredBytesBesidesTheChunk) {
+  std::mt19937_64 rng(12);
+  uint64_t totals = 0;
+  uint64_t literals = 0;
+  uint64_t keys = 0;
+  constexpr int kFiles = 100;
+  for (int i = 0; i < kFiles; ++i) {
+    ByteVec data = random_bytes(64 << 10, rng);
+    const Side basis = receiver_side(data);
+    ASSERT_EQ(basis.hashes.tree.params().bits, 8u);
+    const ByteVec extra = random_bytes(100, rng);
+    data.insert(data.begin() + static_cast<ptrdiff_t>(data.size() / 3), extra.begin(), extra.end());
+    DeltaTraffic traffic;
+    EXPECT_EQ(rebuild(basis, sender_side(data, basis), &traffic), data);
+    EXPECT_EQ(traffic.round_trips, 2u);
+    totals += traffic.total();
+    literals += traffic.literal_bytes;
+    keys += traffic.probe_keys;
+  }
+  std::cout << "[ delta    ] 64 KiB file, one 100-byte insert, mean of " << kFiles << ": "
+            << totals / kFiles << " bytes, " << literals / kFiles << " literal, " << keys / kFiles
+            << " keys\n";
+  // Asking about every node (about 240 keys) would cost some 1,600 bytes more.
+  EXPECT_LT(keys / kFiles, 70u);
+  EXPECT_LT((totals - literals) / kFiles, 700u);
+  EXPECT_LT(literals / kFiles, 1100u);
 }
 
 TEST(Delta, AMovedBlockIsCopiedNotSent) {
