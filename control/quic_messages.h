@@ -1,4 +1,4 @@
-// The control messages that set up the QUIC data plane, between hello-ack and sync_start:
+// The control messages that set up the QUIC data plane, between hello and sync_start:
 //
 //   client -> helper: quic_init  {type, key, [cc], [bwlimit], [rtt_us]}
 //                                  key: the session's 32-byte PSK, hex; cc: the congestion
@@ -9,7 +9,8 @@
 //                                 name: "quic" (the handshake completed) or "ssh"; streams:
 //                                 file streams a sending helper may have in flight (1-1000)
 //
-// A client that sends quic_init always sends transport after quic_ready, so that both sides
+// quic_init may come right behind hello, before hello-ack (always with rtt_us then). A client
+// that sends quic_init always sends transport after quic_ready, so that both sides
 // agree on where the data goes before sync_start.
 #pragma once
 

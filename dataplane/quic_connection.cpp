@@ -100,6 +100,12 @@ void QuicConnection::close() {
   if (std::string error = exchange_.error(); !error.empty()) throw QuicError(error);
 }
 
+void QuicConnection::close_now() {
+  exchange_.request_close(/*now=*/true);
+  if (loop_.joinable()) loop_.join();
+  if (std::string error = exchange_.error(); !error.empty()) throw QuicError(error);
+}
+
 QuicStats QuicConnection::stats() const {
   return exchange_.stats();
 }

@@ -95,6 +95,11 @@ class QuicConnection {
   // sends CONNECTION_CLOSE. Returns at once if the peer has already closed cleanly. Throws
   // QuicError if the connection failed before everything was delivered.
   void close();
+  // Ends the connection cleanly at once, without waiting for what is unacknowledged: for
+  // when the peer has confirmed over another channel (SSH) that it has all it needs. Both
+  // ends of a session close so, so neither waits on the other's CONNECTION_CLOSE, which
+  // may be lost. Throws QuicError if the connection had failed.
+  void close_now();
   // Ends the connection at once, with whatever is unsent or unacknowledged: the peer sees
   // application error 1, and every reader and writer here gets QuicError. For when the
   // other side is known to be gone (its SSH session ended). Any thread; close() or the

@@ -525,6 +525,7 @@ void QuicSession::apply_commands() {
     (void)ngtcp2_conn_extend_max_stream_offset(conn, stream, bytes);
   if (taken.connection_credit > 0) ngtcp2_conn_extend_max_offset(conn, taken.connection_credit);
   close_requested_ = taken.close;
+  close_now_ = taken.close_now;
 }
 
 // ---- stream bookkeeping ----
@@ -668,7 +669,7 @@ bool QuicSession::flush_pending(UdpSocket& socket) {
 
 QuicSession::SendResult QuicSession::send(UdpSocket& socket) {
   if (!flush_pending(socket)) return SendResult::blocked;
-  if (state_ == State::established && close_requested_ && all_delivered())
+  if (state_ == State::established && close_requested_ && (close_now_ || all_delivered()))
     close_cleanly(quic_now());
   if (state_ == State::closing) {
     if (close_packet_due_) {

@@ -170,6 +170,7 @@ class QuicSession {
   bool close_packet_due_ = false;
   QuicTimestamp closing_deadline_ = 0;
   bool close_requested_ = false;
+  bool close_now_ = false;
 
   std::unordered_map<int64_t, SendStream> send_streams_;
   // Streams with something to send, served oldest first (lowest id): the receiver accepts

@@ -228,10 +228,11 @@ void StreamExchange::reset(int64_t stream, uint64_t code) {
   if (wake) wakeup_.wake();
 }
 
-void StreamExchange::request_close() {
+void StreamExchange::request_close(bool now) {
   std::unique_lock lock(mutex_);
-  if (over_ || close_requested_) return;
+  if (over_ || (close_requested_ && (close_now_requested_ || !now))) return;
   close_requested_ = true;
+  close_now_requested_ = close_now_requested_ || now;
   bool wake = note_wake();
   lock.unlock();
   if (wake) wakeup_.wake();
@@ -279,6 +280,7 @@ LoopCommands StreamExchange::take_commands() {
   stream_credit_.clear();
   taken.connection_credit = std::exchange(connection_credit_, 0);
   taken.close = close_requested_;
+  taken.close_now = close_now_requested_;
   taken.abort = abort_requested_;
   return taken;
 }

@@ -59,8 +59,9 @@ struct LoopCommands {
   // Bytes the application has read since the last take, to give back as flow-control credit.
   std::vector<std::pair<int64_t, uint64_t>> stream_credit;
   uint64_t connection_credit = 0;
-  bool close = false;  // once everything written is delivered
-  bool abort = false;  // now
+  bool close = false;      // once everything written is delivered
+  bool close_now = false;  // at once, delivered or not
+  bool abort = false;      // now
 };
 
 // A snapshot of the connection, refreshed by the loop.
@@ -93,7 +94,8 @@ class StreamExchange {
   void write(int64_t stream, fsio::ByteBuffer&& data, bool fin);
   size_t read(int64_t stream, std::span<uint8_t> out);
   void reset(int64_t stream, uint64_t code);
-  void request_close();
+  // `now`: without waiting for what is written to be delivered.
+  void request_close(bool now = false);
   void request_abort();
   // Returns once the handshake is confirmed; throws QuicHandshakeError if it failed.
   void wait_established();
@@ -185,6 +187,7 @@ class StreamExchange {
   std::unordered_map<int64_t, uint64_t> stream_credit_;
   uint64_t connection_credit_ = 0;
   bool close_requested_ = false;
+  bool close_now_requested_ = false;
   bool abort_requested_ = false;
   QuicStats stats_;
 };

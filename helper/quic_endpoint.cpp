@@ -51,10 +51,10 @@ std::unique_ptr<dataplane::QuicConnection> answer_quic_init(const nlohmann::json
   if (request.bwlimit > 0 && request.bwlimit < dataplane::kMinRate)
     throw control::ProtocolError("quic_init: bwlimit below 512 bytes per second");
   options.max_send_rate = request.bwlimit;
-  // The client's TCP estimate, when it sent one, is free of retransmissions and start-up.
-  if (request.rtt_us > 0)
-    round_trip =
-        std::min<std::chrono::nanoseconds>(round_trip, std::chrono::microseconds(request.rtt_us));
+  // The client's TCP estimate, when it sent one, is free of retransmissions and start-up;
+  // and the time since hello-ack is no round trip when quic_init came right behind hello
+  // (the client sends it early only with an estimate).
+  if (request.rtt_us > 0) round_trip = std::chrono::microseconds(request.rtt_us);
   options.initial_rtt = dataplane::initial_rtt_from(round_trip);
   auto unavailable = [&](const std::string& reason) {
     control::send_control(writer, control::make_quic_ready({0, reason}));

@@ -229,7 +229,14 @@ int serve_session(control::ByteStream& stream, const Confinement& confinement, i
   } catch (const std::exception& e) {
     std::fprintf(stderr, "arsync-helper: %s\n", e.what());
   }
-  if (quic) quic->close();
+  if (quic) {
+    try {
+      // The client has everything (its ack_complete says so): nothing to wait for.
+      quic->close_now();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "arsync-helper: closing the QUIC connection: %s\n", e.what());
+    }
+  }
   return code;
 }
 

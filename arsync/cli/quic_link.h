@@ -1,7 +1,8 @@
-// The client's end of setting up the QUIC data plane, between hello-ack and sync_start: a
-// fresh key goes to the helper over SSH (quic_init), the helper answers with a UDP port
-// (quic_ready), and the client connects there with the key. Whatever the outcome, the
-// client then says which transport carries the data (see control/quic_messages.h).
+// The client's end of setting up the QUIC data plane, before sync_start: a fresh key goes to
+// the helper over SSH (quic_init), the helper answers with a UDP port (quic_ready), and the
+// client connects there with the key. Whatever the outcome, the client then says which
+// transport carries the data (see control/quic_messages.h). quic_init may go right behind
+// hello, before hello-ack is back: one round trip less.
 #pragma once
 
 #include <chrono>
@@ -12,6 +13,7 @@
 #include "arsync/cli/command_line.h"
 #include "control/frame.h"
 #include "dataplane/quic_connection.h"
+#include "dataplane/quic_psk.h"
 
 namespace arsync::cli {
 
@@ -24,13 +26,22 @@ struct QuicLink {
 // The data plane's options from --cc and --bwlimit (the rest are the defaults).
 dataplane::QuicOptions quic_options(const CommandLine& cmd);
 
-// Sends quic_init (with --cc and --bwlimit, which the helper applies to its end too, and
-// `ssh_rtt`, the SSH connection's TCP round-trip time if known), reads quic_ready, and
-// connects to `server_address` (the SSH server's own address) with quic_options(cmd) and
-// the smaller of ssh_rtt and the quic_init round trip as the first RTT estimate. Throws for
-// SSH channel or protocol failures; a QUIC failure is a why_not.
-QuicLink open_quic_link(control::FrameWriter& writer, control::FrameReader& reader,
-                        const std::string& server_address, const CommandLine& cmd,
-                        std::optional<std::chrono::microseconds> ssh_rtt = std::nullopt);
+// quic_init sent, quic_ready not read yet.
+struct QuicInitSent {
+  dataplane::PskKey key;
+  std::chrono::steady_clock::time_point sent;
+  std::optional<std::chrono::microseconds> ssh_rtt;
+};
+
+// Sends quic_init with a fresh key, --cc and --bwlimit (which the helper applies to its
+// end too) and `ssh_rtt`, the SSH connection's TCP round-trip time if known.
+QuicInitSent send_quic_init(control::FrameWriter& writer, const CommandLine& cmd,
+                            std::optional<std::chrono::microseconds> ssh_rtt);
+
+// Reads quic_ready and connects to `server_address` (the SSH server's own address) with
+// quic_options(cmd) and the smaller of ssh_rtt and the quic_init round trip as the first
+// RTT estimate. Throws for SSH channel or protocol failures; a QUIC failure is a why_not.
+QuicLink finish_quic_link(control::FrameReader& reader, const QuicInitSent& init,
+                          const std::string& server_address, const CommandLine& cmd);
 
 }  // namespace arsync::cli

@@ -94,21 +94,37 @@ std::string single_file_name_for(const Plan& plan, const CommandLine& cmd) {
   return {};
 }
 
+// quic_init goes right behind hello when QUIC is wanted and possible (a direct connection)
+// and the SSH round trip is known: the helper then starts its QUIC handshake from that
+// estimate, not from the moment quic_init arrives (right behind hello, at once).
+std::optional<QuicInitSent> send_quic_init_early(const CommandLine& cmd,
+                                                 control::SshSession& session,
+                                                 control::FrameWriter& writer) {
+  if (cmd.transport == "ssh" || session.server_address().empty()) return std::nullopt;
+  std::optional<std::chrono::microseconds> rtt = session.round_trip_time();
+  if (!rtt) return std::nullopt;
+  return send_quic_init(writer, cmd, rtt);
+}
+
 // The data plane: QUIC when both sides can and the handshake completes, else the SSH
 // channel. An exit code when the run must stop here.
 std::optional<int> choose_transport(const CommandLine& cmd, const std::string& host,
                                     const std::vector<std::string>& shared,
                                     control::SshSession& session, control::FrameWriter& writer,
-                                    control::FrameReader& reader, QuicLink& quic) {
+                                    control::FrameReader& reader,
+                                    const std::optional<QuicInitSent>& early, QuicLink& quic) {
   if (cmd.transport == "ssh") return std::nullopt;
   const std::string address = session.server_address();
-  if (std::find(shared.begin(), shared.end(), control::kQuicCapability) == shared.end()) {
+  const bool offered =
+      std::find(shared.begin(), shared.end(), control::kQuicCapability) != shared.end();
+  if (!offered && !early) {
     quic.why_not = "the helper does not offer QUIC";
   } else if (address.empty()) {
     quic.why_not = "the SSH connection goes through a proxy";
   } else {
     try {
-      quic = open_quic_link(writer, reader, address, cmd, session.round_trip_time());
+      QuicInitSent init = early ? *early : send_quic_init(writer, cmd, session.round_trip_time());
+      quic = finish_quic_link(reader, init, address, cmd);
       control::TransportChoice choice;
       if (quic.connection) choice = {control::DataTransport::quic, cmd.streams};
       control::send_control(writer, control::make_transport(choice));
@@ -208,8 +224,10 @@ int sync_remote(const CommandLine& cmd) {
   engine::Report report(cmd.output);
   auto start_time = std::chrono::steady_clock::now();
   std::vector<std::string> shared;  // capabilities both sides have
+  std::optional<QuicInitSent> early_quic;
   try {
     control::send_control(writer, control::make_hello());
+    early_quic = send_quic_init_early(cmd, *session, writer);
     shared = control::accept_hello(control::receive_control(reader, "hello-ack"), "hello-ack");
   } catch (const std::exception& e) {
     relay.stop();
@@ -223,7 +241,8 @@ int sync_remote(const CommandLine& cmd) {
     return kExitProtocol;
   }
   QuicLink quic;
-  if (auto code = choose_transport(cmd, plan.remote.host, shared, *session, writer, reader, quic)) {
+  if (auto code = choose_transport(cmd, plan.remote.host, shared, *session, writer, reader,
+                                   early_quic, quic)) {
     return *code;
   }
 
@@ -341,7 +360,8 @@ int sync_remote(const CommandLine& cmd) {
   }
   if (quic.connection) {
     try {
-      quic.connection->close();
+      // sync_complete said the helper has everything: nothing to wait for.
+      quic.connection->close_now();
     } catch (const std::exception& e) {
       // Everything the session needed has arrived; a close that fails changes nothing.
       if (protocol_error.empty() && cmd.output.verbose > 0) {
