@@ -10,12 +10,15 @@
 #             random sizes hit the helper's QUIC port, most of them spoofed from the
 #             client's own address and port (the helper's socket is connected to the client,
 #             so only those reach its QUIC stack); the push must finish and verify.
+#   blocked   UDP to the helper's QUIC port dropped by an nftables rule in end b's namespace:
+#             the default --transport auto must fall back to SSH (-v says why; --stats says
+#             "SSH channel") and verify, and --transport quic must fail with exit code 10.
 #
-# Needs root, /dev/net/tun, ip netns, /usr/sbin/sshd and python3 (for the raw datagrams);
-# exits 77 (skipped) with the reason otherwise.
+# Needs root, /dev/net/tun, ip netns, /usr/sbin/sshd, python3 (for the raw datagrams) and
+# nft with nftables in the kernel (blocked); exits 77 (skipped) with the reason otherwise.
 set -euo pipefail
 
-MODE=${1:?usage: quic_lossy_test.sh loss|garbage}
+MODE=${1:?usage: quic_lossy_test.sh loss|garbage|blocked}
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 ARSYNC=${ARSYNC:?set ARSYNC to the arsync binary}
 HELPER=${ARSYNC_HELPER:?set ARSYNC_HELPER to the arsync-helper binary}
@@ -34,6 +37,10 @@ fi
 [[ -x /usr/sbin/sshd ]] || { echo "SKIPPED: /usr/sbin/sshd is not installed"; exit 77; }
 if [[ $MODE == garbage ]] && ! command -v python3 >/dev/null; then
   echo "SKIPPED: python3 is not installed (it sends the raw datagrams)"
+  exit 77
+fi
+if [[ $MODE == blocked ]] && ! command -v nft >/dev/null; then
+  echo "SKIPPED: nft is not installed (it blocks UDP in the namespace)"
   exit 77
 fi
 CFG=$STATE_DIR/ssh/ssh_config
@@ -194,10 +201,54 @@ garbage_mode() {
   link_down
 }
 
+blocked_mode() {
+  link_up
+  # In end b's namespace only, so nothing outside it is touched; gone with the namespace.
+  if ! ip netns exec "$NS_B" nft -f - <<NFT 2>"$WORK/nft.err"
+table inet arsync_test {
+  chain input {
+    type filter hook input priority 0;
+    udp dport $QUIC_PORT drop
+  }
+}
+NFT
+  then
+    echo "SKIPPED: nftables is not usable in a namespace here: $(cat "$WORK/nft.err")"
+    exit 77
+  fi
+  local start rc=0 out took
+  start=$(now)
+  out=$(timeout "$RUN_TIMEOUT" ip netns exec "$NS_A" "$ARSYNC" -a -v --stats --quic-port     "$QUIC_PORT" -e "ssh -F $CFG" --helper "$HELPER" "$WORK/src/" "b:$WORK/blocked/" 2>&1) || rc=$?
+  took=$(since "$start")
+  if ((rc != 0)); then
+    fail "auto with UDP blocked: exit code $rc after ${took} s: $(tail -n 5 <<<"$out")"
+  elif ! grep -q "^QUIC unavailable (.*): the data goes over SSH" <<<"$out"; then
+    fail "auto with UDP blocked: -v did not say why QUIC was not used"
+  elif ! grep -q "^Data transport: SSH channel" <<<"$out"; then
+    fail "auto with UDP blocked: $(grep '^Data transport' <<<"$out")"
+  elif ! diff -r "$WORK/src" "$WORK/blocked" >/dev/null; then
+    fail "auto with UDP blocked: the trees differ"
+  else
+    pass "auto with UDP blocked: fell back to SSH in ${took} s, every file verified"
+  fi
+  rc=0
+  out=$(timeout "$RUN_TIMEOUT" ip netns exec "$NS_A" "$ARSYNC" -a --transport quic --quic-port     "$QUIC_PORT" -e "ssh -F $CFG" --helper "$HELPER" "$WORK/src/" "b:$WORK/blocked-quic/" 2>&1) ||
+    rc=$?
+  if ((rc != 10)); then
+    fail "--transport quic with UDP blocked: exit code $rc, not 10: $(tail -n 3 <<<"$out")"
+  elif ! grep -q "no QUIC data plane to b" <<<"$out"; then
+    fail "--transport quic with UDP blocked: no reason given: $out"
+  else
+    pass "--transport quic with UDP blocked: exit code 10: $(tail -n 1 <<<"$out")"
+  fi
+  link_down
+}
+
 make_tree
 case $MODE in
   loss) loss_mode ;;
   garbage) garbage_mode ;;
+  blocked) blocked_mode ;;
   *) echo "unknown mode $MODE"; exit 2 ;;
 esac
 if ((failures > 0)); then
