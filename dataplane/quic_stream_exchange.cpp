@@ -316,7 +316,7 @@ void StreamExchange::on_stream_data(int64_t stream, std::span<const uint8_t> dat
     return;
   }
   Stream& state = *it->second;
-  if (!state.posted.empty() && state.received.empty()) {
+  if (!data.empty() && !state.posted.empty() && state.received.empty()) {
     const size_t n = std::min(data.size(), state.posted.size() - state.posted_filled);
     std::memcpy(state.posted.data() + state.posted_filled, data.data(), n);
     state.posted_filled += n;
