@@ -493,6 +493,27 @@ TEST_F(RemoteSyncTest, PushAndPullOfARenamedDirectorySendAlmostNothing) {
   EXPECT_LT(e2e::statValue(pull.out, "Total bytes received:"), 16 * 1024) << pull.out;
 }
 
+// Kills `client` (SIGKILL) once a temporary file in `dir` whose name starts with `prefix`
+// holds `bytes`, and reaps it; false if none got that far within about 5 s.
+bool kill_once_written(e2e::Child& client, const fs::path& dir, const std::string& prefix,
+                       uintmax_t bytes) {
+  bool killed = false;
+  for (int i = 0; i < 1000 && !killed; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    for (const auto& e : fs::directory_iterator(dir)) {
+      std::error_code ec;
+      if (e.path().filename().string().starts_with(prefix) &&
+          fs::file_size(e.path(), ec) >= bytes && !ec) {
+        client.signal(SIGKILL);
+        killed = true;
+        break;
+      }
+    }
+  }
+  client.wait();
+  return killed;
+}
+
 // --partial over SSH: a client killed during a push leaves what had arrived under the
 // file's name on the remote side, and the next push sends only the rest.
 TEST_F(RemoteSyncTest, PartialPushInterruptedThenResumedSendsOnlyTheRest) {
@@ -510,22 +531,8 @@ TEST_F(RemoteSyncTest, PartialPushInterruptedThenResumedSendsOnlyTheRest) {
                                 (base_ / "src").string() + "/",
                                 remote(base_ / "dst") + "/"};
   e2e::Child client(argv, {});
-  // Kill the client once the remote side has written a good part of the file.
-  bool killed = false;
-  for (int i = 0; i < 1000 && !killed; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    for (const auto& e : fs::directory_iterator(base_ / "dst")) {
-      std::error_code ec;
-      if (e.path().filename().string().starts_with(".big.") &&
-          fs::file_size(e.path(), ec) >= (32u << 20) && !ec) {
-        client.signal(SIGKILL);
-        killed = true;
-        break;
-      }
-    }
-  }
-  client.wait();
-  ASSERT_TRUE(killed) << "the remote side was never seen writing";
+  ASSERT_TRUE(kill_once_written(client, base_ / "dst", ".big.", 32u << 20))
+      << "the remote side was never seen writing";
   // The helper notices the client is gone and keeps what it has.
   for (int i = 0; i < 1000 && !fs::exists(base_ / "dst/big"); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -639,21 +646,8 @@ TEST_F(RemoteSyncTest, PartialDirPushInterruptedThenResumedFromTheDir) {
                                 (base_ / "src").string() + "/",
                                 remote(base_ / "dst") + "/"};
   e2e::Child client(argv, {});
-  bool killed = false;
-  for (int i = 0; i < 1000 && !killed; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    for (const auto& e : fs::directory_iterator(base_ / "dst")) {
-      std::error_code ec;
-      if (e.path().filename().string().starts_with(".big.") &&
-          fs::file_size(e.path(), ec) >= (32u << 20) && !ec) {
-        client.signal(SIGKILL);
-        killed = true;
-        break;
-      }
-    }
-  }
-  client.wait();
-  ASSERT_TRUE(killed) << "the remote side was never seen writing";
+  ASSERT_TRUE(kill_once_written(client, base_ / "dst", ".big.", 32u << 20))
+      << "the remote side was never seen writing";
   const fs::path kept = base_ / "dst/.arsync-partial/big";
   for (int i = 0; i < 1000 && !fs::exists(kept); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));

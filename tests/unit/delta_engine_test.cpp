@@ -22,6 +22,7 @@
 #include "merkle/chunk_params.h"
 #include "merkle/delta_codec.h"
 #include "merkle/delta_responder.h"
+#include "tests/unit/engine_run.h"
 #include "tests/unit/scratch_tree.h"
 #include "tests/unit/tampering_channel.h"
 
@@ -68,38 +69,11 @@ class DeltaEngineTest : public testing::ScratchTreeTest {
     return o;
   }
 
-  struct Outcome {
-    int exit_code = 0;
-    uint64_t literal = 0;
-    uint64_t matched = 0;
-    uint64_t sent = 0;
-    std::string errors;
-  };
+  using Outcome = EngineOutcome;
 
   Outcome run(ReceiverChannel& receiver_side, SenderChannel& sender_side,
               const SyncOptions& options) {
-    OutputOptions quiet;
-    quiet.quiet = true;
-    char* buffer = nullptr;
-    size_t size = 0;
-    FILE* err = ::open_memstream(&buffer, &size);
-    Outcome out;
-    {
-      Report report(quiet, stdout, err);
-      fsio::UniqueFd dst(::open(dst_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-      std::vector<fsio::SourceSpec> sources{{src_.string() + "/", {}}};
-      std::thread sender([&] { run_sender(sources, options, report, sender_side); });
-      run_receiver(Destination{dst.get(), false}, options, report, receiver_side);
-      sender.join();
-      out.exit_code = report.exit_code();
-      out.literal = report.stats().literal_data;
-      out.matched = report.stats().matched_data;
-      out.sent = report.stats().bytes_sent;
-    }
-    std::fclose(err);
-    out.errors.assign(buffer, size);
-    std::free(buffer);
-    return out;
+    return run_engine(src_, dst_, options, receiver_side, sender_side);
   }
 
   Outcome run(bool pass_fds, const SyncOptions& options = delta_options()) {

@@ -18,6 +18,7 @@
 #include "arsync/engine/memory_channel.h"
 #include "arsync/engine/receiver.h"
 #include "arsync/engine/sender.h"
+#include "tests/unit/engine_run.h"
 #include "tests/unit/scratch_tree.h"
 
 namespace arsync::engine {
@@ -72,33 +73,10 @@ std::string random_bytes(size_t n, unsigned seed) {
 
 class OutOfOrderContentTest : public testing::ScratchTreeTest {
  protected:
-  struct Outcome {
-    int exit_code = 0;
-    std::string errors;
-  };
-
-  Outcome run(ReorderingChannel& receiver_side, MemoryChannel& sender_side) {
+  EngineOutcome run(ReorderingChannel& receiver_side, MemoryChannel& sender_side) {
     SyncOptions options;
     options.recursive = options.perms = options.times = true;
-    OutputOptions quiet;
-    quiet.quiet = true;
-    char* buffer = nullptr;
-    size_t size = 0;
-    FILE* err = ::open_memstream(&buffer, &size);
-    Outcome out;
-    {
-      Report report(quiet, stdout, err);
-      fsio::UniqueFd dst(::open(dst_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-      std::vector<fsio::SourceSpec> sources{{src_.string() + "/", {}}};
-      std::thread sender([&] { run_sender(sources, options, report, sender_side); });
-      run_receiver(Destination{dst.get(), false}, options, report, receiver_side);
-      sender.join();
-      out.exit_code = report.exit_code();
-    }
-    std::fclose(err);
-    out.errors.assign(buffer, size);
-    std::free(buffer);
-    return out;
+    return run_engine(src_, dst_, options, receiver_side, sender_side);
   }
 
   // Files of many sizes: empty, one chunk, several chunks, not a multiple of a chunk.
@@ -128,7 +106,7 @@ TEST_F(OutOfOrderContentTest, ChunksInAnyOrderLandExactly) {
     fs::create_directories(dst_);
     MemoryChannel channel(false);
     ReorderingChannel reorder(channel, seed);
-    Outcome out = run(reorder, channel);
+    EngineOutcome out = run(reorder, channel);
     EXPECT_EQ(out.exit_code, kExitOk) << out.errors;
     expect_same_trees();
     expect_no_temp_files();
@@ -148,7 +126,7 @@ TEST_F(OutOfOrderContentTest, ADamagedChunkIsCaughtAndTheFileAskedForAgain) {
       }
     }
   };
-  Outcome out = run(reorder, channel);
+  EngineOutcome out = run(reorder, channel);
   EXPECT_EQ(damaged, 1);
   EXPECT_EQ(out.exit_code, kExitOk) << out.errors;
   expect_same_trees();
@@ -170,7 +148,7 @@ TEST_F(OutOfOrderContentTest, PiecesThatOverlapFailOnlyTheirFile) {
       }
     }
   };
-  Outcome out = run(reorder, channel);
+  EngineOutcome out = run(reorder, channel);
   EXPECT_NE(broken, 0u);
   EXPECT_EQ(out.exit_code, kExitPartial) << out.errors;
   EXPECT_NE(out.errors.find("overlap"), std::string::npos) << out.errors;
